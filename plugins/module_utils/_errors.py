@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""The collection's exception family.
+
+API and planning code raise these; ``GlanceModule`` is the single place that
+turns them into ``fail_json``. ``details`` holds what Glance told us (HTTP
+status, request ID) and is passed through to the task result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class GlanceError(Exception):
+    """Something the user should read: what was being done, to what, and why."""
+
+    def __init__(self, msg, **details):
+        super(GlanceError, self).__init__(msg)
+        self.msg = msg
+        self.details = dict((key, value) for key, value in details.items() if value is not None)
+
+
+class ValidationError(GlanceError):
+    """Bad input, detected before any API call."""
+
+
+class NotFound(GlanceError):
+    """Glance answered 404."""
+
+
+class Forbidden(GlanceError):
+    """Glance (or its policy) answered 403."""
+
+
+class Conflict(GlanceError):
+    """Glance answered 409: the image is in a state that does not allow the call."""
+
+
+class ImmutableAttributeError(GlanceError):
+    """A create-only attribute differs on an existing image."""

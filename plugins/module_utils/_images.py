@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""The one place that talks to Glance.
+
+Calls go through the openstacksdk connection's image proxy (a keystoneauth
+adapter: auth, catalog, TLS and token renewal come from openstacksdk), but we
+send Glance's own JSON rather than going through the SDK's Image resource:
+the resource hides the ``stores`` field, maps some extra properties to
+attributes and, in some releases, sends booleans as strings.
+
+Every helper names what it was doing; failures become GlanceError subclasses
+carrying the HTTP status and request ID.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
+from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+
+try:
+    from keystoneauth1 import exceptions as ksa_exceptions
+    from openstack import exceptions as sdk_exceptions
+except ImportError:  # reported by check_sdk() before any call is made
+    ksa_exceptions = None
+    sdk_exceptions = None
+
+JSON_PATCH = "application/openstack-images-v2.1-json-patch"
+# Glance's own maximum page size is 1000 by default; this keeps each page small.
+PAGE_SIZE = 200
+
+_STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict}
+
+
+def _describe(image):
+    """'image NAME (ID)' for messages, from a raw Glance dict or an ID."""
+    if isinstance(image, dict):
+        if image.get("name"):
+            return "image %s (%s)" % (image.get("name"), image.get("id"))
+        return "image %s" % image.get("id")
+    return "image %s" % image
+
+
+class ImageApi(object):
+    """Glance Images v2 calls. Methods take and return plain dicts."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.http = conn.image
+
+    # -- plumbing ---------------------------------------------------------
+
+    def request(self, action, method, url, **kwargs):
+        """Send one request; raise GlanceError('Failed to <action>: ...') on failure."""
+        try:
+            response = self.http.request(url, method, **kwargs)
+            sdk_exceptions.raise_from_response(response)
+            return response
+        except sdk_exceptions.HttpException as exc:
+            status = exc.status_code
+            error = _STATUS_ERRORS.get(status, GlanceError)
+            details = (exc.details or "").strip() or exc.response.reason
+            raise error(
+                "Failed to %s: Glance answered HTTP %s: %s" % (action, status, details),
+                status_code=status,
+                request_id=exc.request_id,
+            )
+        except ksa_exceptions.Unauthorized as exc:
+            raise GlanceError("Failed to %s: Keystone refused the credentials: %s" % (action, exc), status_code=401)
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("Failed to %s: %s" % (action, exc))
+
+    @property
+    def project_id(self):
+        """The project the connection is scoped to."""
+        try:
+            return self.conn.current_project_id
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("Failed to authenticate: %s" % exc)
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, image_id):
+        """The raw image, or None when Glance answers 404 (also for another project's private image)."""
+        try:
+            return self.request("get " + _describe(image_id), "GET", "/images/%s" % image_id).json()
+        except NotFound:
+            return None
+
+    def iter_images(self, query, limit=None):
+        """Yield raw images page by page, following Glance's ``next`` links.
+
+        Only one page is held at a time, and no page past ``limit`` is fetched.
+        """
+        params = dict(query)
+        params["limit"] = min(limit, PAGE_SIZE) if limit else PAGE_SIZE
+        url = "/images"
+        returned = 0
+        while url:
+            body = self.request("list images", "GET", url, params=params).json()
+            params = None  # the next link already carries the query
+            for image in body.get("images", []):
+                yield image
+                returned += 1
+                if limit and returned >= limit:
+                    return
+            url = body.get("next")
+            # `next` is absolute from the API root ("/v2/images?marker=..."), the adapter is rooted at /v2.
+            if url and url.startswith("/v2/"):
+                url = url[3:]
+
+    def find_by_name(self, name, owner):
+        """All images of ``owner`` called ``name``, hidden ones included."""
+        found = []
+        for hidden in ("false", "true"):
+            query = {"name": name, "owner": owner, "visibility": "all", "os_hidden": hidden}
+            found.extend(self.iter_images(query))
+        return found
+
+    def members(self, image_id):
+        """The members of a shared image, or None when this project may not list them (a consumer)."""
+        try:
+            body = self.request(
+                "list members of " + _describe(image_id), "GET", "/images/%s/members" % image_id).json()
+        except Forbidden:
+            return None
+        return body.get("members", [])
+
+    def member(self, image_id, project_id):
+        """This project's membership of a shared image, or None."""
+        try:
+            return self.request(
+                "get membership of project %s in %s" % (project_id, _describe(image_id)),
+                "GET",
+                "/images/%s/members/%s" % (image_id, project_id),
+            ).json()
+        except NotFound:
+            return None
+
+    # -- writing -----------------------------------------------------------
+
+    def create(self, attrs):
+        return self.request("create image %s" % attrs.get("name"), "POST", "/images", json=attrs).json()
+
+    def patch(self, image, operations):
+        return self.request(
+            "update " + _describe(image),
+            "PATCH",
+            "/images/%s" % image["id"],
+            json=operations,
+            headers={"Content-Type": JSON_PATCH},
+        ).json()
+
+    def add_tag(self, image, tag):
+        self.request("add tag %r to %s" % (tag, _describe(image)), "PUT", "/images/%s/tags/%s" % (image["id"], tag))
+
+    def remove_tag(self, image, tag):
+        try:
+            self.request(
+                "remove tag %r from %s" % (tag, _describe(image)), "DELETE", "/images/%s/tags/%s" % (image["id"], tag)
+            )
+        except NotFound:
+            pass
+
+    def add_member(self, image, project_id):
+        self.request(
+            "share %s with project %s" % (_describe(image), project_id),
+            "POST",
+            "/images/%s/members" % image["id"],
+            json={"member": project_id},
+        )
+
+    def remove_member(self, image, project_id):
+        try:
+            self.request(
+                "stop sharing %s with project %s" % (_describe(image), project_id),
+                "DELETE",
+                "/images/%s/members/%s" % (image["id"], project_id),
+            )
+        except NotFound:
+            pass
+
+    def set_member_status(self, image, project_id, status):
+        self.request(
+            "set membership of project %s in %s to %s" % (project_id, _describe(image), status),
+            "PUT",
+            "/images/%s/members/%s" % (image["id"], project_id),
+            json={"status": status},
+        )
+
+    def deactivate(self, image):
+        self.request("deactivate " + _describe(image), "POST", "/images/%s/actions/deactivate" % image["id"])
+
+    def reactivate(self, image):
+        self.request("reactivate " + _describe(image), "POST", "/images/%s/actions/reactivate" % image["id"])
+
+    def delete(self, image):
+        """Delete; an image that is already gone is not an error."""
+        try:
+            self.request("delete " + _describe(image), "DELETE", "/images/%s" % image["id"])
+        except NotFound:
+            pass
+
+    # -- name resolution ----------------------------------------------------
+
+    def resolve_project(self, name_or_id):
+        """A project ID from a name or ID. Members cannot list projects, so IDs pass through on 403."""
+        try:
+            project = self.conn.identity.find_project(name_or_id, ignore_missing=True)
+        except sdk_exceptions.ForbiddenException:
+            if _looks_like_id(name_or_id):
+                return name_or_id
+            raise GlanceError(
+                "Failed to resolve project %r: Keystone does not let this user look up projects; "
+                "give the project ID instead" % name_or_id
+            )
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("Failed to resolve project %r: %s" % (name_or_id, exc))
+        if project is None:
+            if _looks_like_id(name_or_id):
+                return name_or_id
+            raise NotFound("Failed to resolve project %r: no such project" % name_or_id)
+        return project.id
+
+    def resolve_image_id(self, name_or_id, owner):
+        """An image ID from a name or ID (for kernel_id and ramdisk_id)."""
+        image = self.get(name_or_id) if _looks_like_uuid(name_or_id) else None
+        if image is not None:
+            return image["id"]
+        matches = self.find_by_name(name_or_id, owner)
+        if not matches:
+            matches = list(self.iter_images({"name": name_or_id}))
+        if len(matches) != 1:
+            raise GlanceError(
+                "Failed to resolve image %r: %s" % (
+                    name_or_id,
+                    "no such image" if not matches else "several images match: %s" % ", ".join(
+                        sorted(m["id"] for m in matches)),
+                )
+            )
+        return matches[0]["id"]
+
+
+def _looks_like_id(value):
+    text = str(value).replace("-", "")
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text.lower())
+
+
+def _looks_like_uuid(value):
+    return _looks_like_id(value) and str(value).count("-") == 4
+
+
+def json_patch(operations):
+    """Glance JSON-patch documents from a plan's (op, field, value) tuples."""
+    document = []
+    for op, field, value in operations:
+        entry = {"op": op, "path": "/" + field.replace("~", "~0").replace("/", "~1")}
+        if op != "remove":
+            entry["value"] = value
+        document.append(entry)
+    return document
+
+
+def apply_plan(api, image, plan):
+    """Carry out a plan from _reconcile.make_plan, in a safe order; return the raw image's ID.
+
+    Order: create, reactivate, attributes and properties (one JSON patch), tags,
+    members, own membership, deactivate, delete. When a step after a create
+    fails, the new image is deleted so that no half-made image is left behind.
+    """
+    created = False
+    if plan["create"] is not None:
+        try:
+            image = api.create(plan["create"])
+        except Conflict as exc:
+            if "id" in plan["create"]:
+                raise Conflict(
+                    "Failed to create image %s with ID %s: an image with that ID already exists, but this "
+                    "project cannot see it" % (plan["create"].get("name"), plan["create"]["id"]), **exc.details)
+            raise
+        created = True
+    try:
+        if plan["status_action"] == "reactivate":
+            api.reactivate(image)
+        if plan["patch"]:
+            api.patch(image, json_patch(plan["patch"]))
+        for tag in plan["add_tags"]:
+            api.add_tag(image, tag)
+        for tag in plan["remove_tags"]:
+            api.remove_tag(image, tag)
+        for project_id in plan["add_members"]:
+            api.add_member(image, project_id)
+        for project_id in plan["remove_members"]:
+            api.remove_member(image, project_id)
+        if plan["member_status"]:
+            api.set_member_status(image, api.project_id, plan["member_status"])
+        if plan["status_action"] == "deactivate":
+            api.deactivate(image)
+        if plan["delete"]:
+            api.delete(image)
+    except GlanceError as exc:
+        if created:
+            api.delete(image)
+            exc.msg += "; the new image %s was deleted again" % image["id"]
+        raise
+    return image["id"]

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""GlanceModule: the base every module of this collection stands on."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
+from ansible_collections.osimages.glance.plugins.module_utils._connection import open_connection
+from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
+from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
+
+
+class GlanceModule(object):
+    """Subclasses declare ``argument_spec`` and ``module_kwargs`` and implement ``run()``.
+
+    ``run()`` returns the result dict and raises GlanceError on failure; this
+    class is the only place that calls ``exit_json``/``fail_json``. The
+    connection is opened lazily, through ``connect`` (tests pass a fake).
+    """
+
+    module_name = None  # e.g. "glance_image", for messages
+    argument_spec = {}
+    module_kwargs = {}
+    # Modules that wait for Glance (uploads, imports) add wait/timeout with this default.
+    wait_timeout = None
+
+    def __init__(self, connect=None):
+        spec = connection_spec()
+        if self.wait_timeout is not None:
+            spec.update(wait_spec(self.wait_timeout))
+        spec.update(self.argument_spec)
+        kwargs = dict(supports_check_mode=True)
+        kwargs.update(self.module_kwargs)
+        self.ansible = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.ansible.params
+        # A `cloud` dict may carry a password; mask it like the no_log `auth` option.
+        self.ansible.no_log_values.update(secret_values(self.params.get("cloud")))
+        self.check_mode = self.ansible.check_mode
+        self._connect = connect or open_connection
+        self._api = None
+
+    @property
+    def api(self):
+        """The ImageApi, connecting on first use."""
+        if self._api is None:
+            self._api = ImageApi(self._connect(self.params))
+            if self.params.get("validate_certs") is False:
+                self.ansible.warn("validate_certs is false: the TLS certificates of the cloud are not checked")
+        return self._api
+
+    def run(self):
+        raise NotImplementedError
+
+    def __call__(self):
+        try:
+            result = self.run()
+        except GlanceError as exc:
+            details = dict(exc.details)
+            details.setdefault("exception", traceback.format_exc())
+            self.ansible.fail_json(msg=exc.msg, **details)
+        except Exception as exc:  # a bug of ours: still one readable line, with the traceback attached
+            self.ansible.fail_json(
+                msg="osimages.glance.%s failed unexpectedly: %s: %s" % (self.module_name, type(exc).__name__, exc),
+                exception=traceback.format_exc(),
+            )
+        self.ansible.exit_json(**result)

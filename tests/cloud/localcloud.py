@@ -1,0 +1,413 @@
+"""The project's local cloud: a real Keystone and Glance on 127.0.0.1.
+
+Run through the ``localcloud`` wrapper, which provides the venv. Everything the
+cloud needs (configuration, sqlite databases, image stores, fernet keys, logs,
+clouds.yaml) lives under LOCALCLOUD_DIR, so ``down --purge`` removes it all.
+
+Settings come from the environment, so tests can start a differently shaped
+cloud without editing files:
+
+  LOCALCLOUD_KEYSTONE_PORT   (5000)   LOCALCLOUD_GLANCE_PORT  (9292)
+  LOCALCLOUD_TOKEN_EXPIRATION (3600)  seconds a Keystone token lives
+  LOCALCLOUD_IMAGE_SIZE_CAP  (unset)  Glance [DEFAULT] image_size_cap, bytes
+  LOCALCLOUD_STORAGE_QUOTA   (unset)  Glance [DEFAULT] user_storage_quota
+
+A changed setting restarts the services on the next ``up``.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+REGION = "RegionOne"
+DOMAIN = "Default"
+# Ordinary projects, each with one user of the same name holding `member`.
+MEMBER_PROJECTS = ("demo", "alt")
+STORES = ("fast", "cheap")
+
+STATE = Path(os.environ["LOCALCLOUD_DIR"]).resolve()
+VENV = Path(os.environ["LOCALCLOUD_VENV"]).resolve()
+KEYSTONE_PORT = int(os.environ.get("LOCALCLOUD_KEYSTONE_PORT", "5000"))
+GLANCE_PORT = int(os.environ.get("LOCALCLOUD_GLANCE_PORT", "9292"))
+KEYSTONE_URL = f"http://{HOST}:{KEYSTONE_PORT}/v3"
+GLANCE_URL = f"http://{HOST}:{GLANCE_PORT}"
+
+ETC = STATE / "etc"
+DATA = STATE / "data"
+LOGS = STATE / "logs"
+RUN = STATE / "run"
+CLOUDS_YAML = STATE / "clouds.yaml"
+# Shaped exactly like the file AWX's OpenStack credential writes.
+AWX_CLOUDS_YAML = STATE / "clouds-awx.yaml"
+SECRETS = STATE / "secrets.json"
+
+
+def log(msg):
+    print(f"localcloud: {msg}", file=sys.stderr, flush=True)
+
+
+def run(*cmd, env=None):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"localcloud: {' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+def settings():
+    """The settings that shape the running services; a change means a restart."""
+    return {
+        "keystone_port": KEYSTONE_PORT,
+        "glance_port": GLANCE_PORT,
+        "token_expiration": int(os.environ.get("LOCALCLOUD_TOKEN_EXPIRATION", "3600")),
+        "image_size_cap": os.environ.get("LOCALCLOUD_IMAGE_SIZE_CAP", ""),
+        "storage_quota": os.environ.get("LOCALCLOUD_STORAGE_QUOTA", ""),
+    }
+
+
+def load_secrets():
+    if SECRETS.exists():
+        return json.loads(SECRETS.read_text())
+    values = {user: secrets.token_urlsafe(18) for user in ("admin", "glance", *MEMBER_PROJECTS)}
+    write_private(SECRETS, json.dumps(values, indent=2))
+    return values
+
+
+def write_private(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def ini(sections):
+    lines = []
+    for name, options in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {value}" for key, value in options.items() if value not in (None, ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def keystone_conf(cfg):
+    return ini({
+        "DEFAULT": {"use_stderr": "true"},
+        "database": {"connection": f"sqlite:///{DATA / 'keystone.sqlite'}"},
+        "token": {"provider": "fernet", "expiration": cfg["token_expiration"]},
+        "fernet_tokens": {"key_repository": DATA / "fernet-keys"},
+        "fernet_receipts": {"key_repository": DATA / "fernet-receipts"},
+        "credential": {"key_repository": DATA / "credential-keys"},
+    })
+
+
+def glance_conf(cfg, pw):
+    stores = {store: {"filesystem_store_datadir": DATA / "stores" / store,
+                      "store_description": f"local file store '{store}'"} for store in STORES}
+    return ini({
+        "DEFAULT": {
+            "use_stderr": "true",
+            "enabled_backends": ", ".join(f"{store}:file" for store in STORES),
+            "enabled_import_methods": "[glance-direct,web-download,copy-image]",
+            "worker_self_reference_url": GLANCE_URL,
+            "image_size_cap": cfg["image_size_cap"],
+            "user_storage_quota": cfg["storage_quota"],
+        },
+        "database": {"connection": f"sqlite:///{DATA / 'glance.sqlite'}"},
+        "glance_store": {"default_backend": STORES[0]},
+        **stores,
+        # Imports fail unless the reserved stores have somewhere to write.
+        "os_glance_staging_store": {"filesystem_store_datadir": DATA / "staging"},
+        "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "tasks"},
+        "keystone_authtoken": {
+            "www_authenticate_uri": KEYSTONE_URL,
+            "auth_url": KEYSTONE_URL,
+            "auth_type": "password",
+            "project_domain_name": DOMAIN,
+            "user_domain_name": DOMAIN,
+            "project_name": "service",
+            "username": "glance",
+            "password": pw["glance"],
+        },
+        "paste_deploy": {"flavor": "keystone", "config_file": ETC / "glance" / "glance-api-paste.ini"},
+        # web-download refuses loopback unless the host is listed; the bracketed list
+        # syntax is required. An empty allowed_ports list lets test servers use any port.
+        "import_filtering_opts": {"allowed_hosts": f"[{HOST}]", "allowed_ports": "[]"},
+        "oslo_concurrency": {"lock_path": RUN / "locks"},
+    })
+
+
+def write_configs(cfg, pw):
+    (ETC / "keystone").mkdir(parents=True, exist_ok=True)
+    (ETC / "glance").mkdir(parents=True, exist_ok=True)
+    write_private(ETC / "keystone" / "keystone.conf", keystone_conf(cfg))
+    write_private(ETC / "glance" / "glance-api.conf", glance_conf(cfg, pw))
+    shutil.copy(VENV / "etc" / "glance" / "glance-api-paste.ini", ETC / "glance" / "glance-api-paste.ini")
+    for sub in ("stores/fast", "stores/cheap", "staging", "tasks"):
+        (DATA / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("locks",):
+        (RUN / sub).mkdir(parents=True, exist_ok=True)
+
+
+# --- processes -------------------------------------------------------------
+
+SERVICES = {
+    "keystone": {"module": "keystone.wsgi.api:application", "port": KEYSTONE_PORT,
+                 "env": {"OS_KEYSTONE_CONFIG_DIR": str(ETC / "keystone")},
+                 "probe": KEYSTONE_URL, "ready": (200,), "uwsgi": []},
+    "glance": {"module": "glance.wsgi.api:application", "port": GLANCE_PORT,
+               "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
+               "probe": GLANCE_URL + "/", "ready": (300,),
+               # Glance reads chunked uploads through uwsgi.chunked_read().
+               "uwsgi": []},
+}
+
+
+def pid_of(name):
+    try:
+        pid = int((RUN / f"{name}.pid").read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def probe(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def start(name):
+    svc = SERVICES[name]
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logfile = open(LOGS / f"{name}.log", "ab")
+    cmd = [
+        str(VENV / "bin" / "uwsgi"),
+        "--http", f"{HOST}:{svc['port']}", "--http-keepalive",
+        *svc["uwsgi"],
+        "--master", "--processes", "1", "--threads", "4", "--enable-threads",
+        "--die-on-term", "--need-app", "--buffer-size", "65535",
+        "--home", str(VENV), "--module", svc["module"],
+        "--pidfile", str(RUN / f"{name}.pid"),
+    ]
+    proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **svc["env"]}, start_new_session=True)
+    (RUN / f"{name}.pid").write_text(str(proc.pid))
+    wait_ready(name, proc)
+
+
+def wait_ready(name, proc=None, timeout=90):
+    svc = SERVICES[name]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe(svc["probe"]) in svc["ready"]:
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    tail = (LOGS / f"{name}.log").read_text(errors="replace").splitlines()[-40:]
+    sys.exit(f"localcloud: {name} did not become ready on {svc['probe']}; last log lines:\n" + "\n".join(tail))
+
+
+def stop(name):
+    pid = pid_of(name)
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and pid_of(name):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.2)
+    if pid_of(name):
+        os.killpg(pid, signal.SIGKILL)
+    (RUN / f"{name}.pid").unlink(missing_ok=True)
+
+
+def running(name):
+    return pid_of(name) is not None and probe(SERVICES[name]["probe"]) in SERVICES[name]["ready"]
+
+
+# --- bootstrap ---------------------------------------------------------------
+
+def bootstrap_keystone(pw):
+    marker = DATA / ".keystone-bootstrapped"
+    if marker.exists():
+        return
+    conf = ["--config-file", str(ETC / "keystone" / "keystone.conf")]
+    manage = str(VENV / "bin" / "keystone-manage")
+    owner = ["--keystone-user", "root", "--keystone-group", "root"] if os.geteuid() == 0 else []
+    log("initialising Keystone (db_sync, keys, bootstrap)")
+    run(manage, *conf, "db_sync")
+    run(manage, *conf, "fernet_setup", *owner)
+    run(manage, *conf, "credential_setup", *owner)
+    run(manage, *conf, "bootstrap", "--bootstrap-password", pw["admin"],
+        "--bootstrap-admin-url", KEYSTONE_URL, "--bootstrap-internal-url", KEYSTONE_URL,
+        "--bootstrap-public-url", KEYSTONE_URL, "--bootstrap-region-id", REGION)
+    marker.touch()
+
+
+def bootstrap_identity(pw):
+    """Projects, users and the image endpoint; find-or-create, so re-runs are harmless."""
+    marker = DATA / f".identity-{GLANCE_PORT}"
+    if marker.exists():
+        return
+    import openstack
+
+    log("creating projects, users and the image endpoint")
+    conn = openstack.connect(auth_url=KEYSTONE_URL, username="admin", password=pw["admin"], project_name="admin",
+                             user_domain_name=DOMAIN, project_domain_name=DOMAIN, region_name=REGION)
+    ident = conn.identity
+    domain = ident.find_domain(DOMAIN)
+    member = ident.find_role("member")
+    admin_role = ident.find_role("admin")
+
+    def project_with_user(name, role):
+        project = ident.find_project(name, domain_id=domain.id) or ident.create_project(name=name, domain_id=domain.id)
+        user = ident.find_user(name if name != "service" else "glance", domain_id=domain.id)
+        username = "glance" if name == "service" else name
+        if user is None:
+            user = ident.create_user(name=username, password=pw[username], domain_id=domain.id,
+                                     default_project_id=project.id)
+        else:
+            ident.update_user(user, password=pw[username])
+        ident.assign_project_role_to_user(project, user, role)
+
+    project_with_user("service", admin_role)
+    for name in MEMBER_PROJECTS:
+        project_with_user(name, member)
+
+    service = ident.find_service("glance") or ident.create_service(name="glance", type="image")
+    for endpoint in ident.endpoints(service_id=service.id):
+        ident.delete_endpoint(endpoint)
+    for interface in ("public", "internal", "admin"):
+        ident.create_endpoint(service_id=service.id, interface=interface, url=GLANCE_URL, region_id=REGION)
+    for old in DATA.glob(".identity-*"):
+        old.unlink()
+    marker.touch()
+
+
+def bootstrap_glance():
+    marker = DATA / ".glance-synced"
+    if marker.exists():
+        return
+    log("initialising Glance (db_sync)")
+    run(str(VENV / "bin" / "glance-manage"), "--config-file", str(ETC / "glance" / "glance-api.conf"), "db_sync")
+    marker.touch()
+
+
+def cloud_entry(user, password):
+    project = "admin" if user == "admin" else user
+    return {
+        "auth": {"auth_url": KEYSTONE_URL, "username": user, "password": password, "project_name": project,
+                 "user_domain_name": DOMAIN, "project_domain_name": DOMAIN},
+        "region_name": REGION,
+        "interface": "public",
+        "identity_api_version": 3,
+    }
+
+
+def write_clouds(pw):
+    clouds = {user: cloud_entry(user, pw[user]) for user in ("admin", *MEMBER_PROJECTS)}
+    # JSON is valid YAML, and keeps this script free of a yaml dependency.
+    write_private(CLOUDS_YAML, json.dumps({"clouds": clouds}, indent=2) + "\n")
+    # AWX writes one cloud named `devstack`, with `domain_name` and no `user_domain_name`.
+    awx = {"clouds": {"devstack": {
+        "auth": {"auth_url": KEYSTONE_URL, "username": "demo", "password": pw["demo"], "project_name": "demo",
+                 "domain_name": DOMAIN},
+        "verify": False,
+    }}}
+    write_private(AWX_CLOUDS_YAML, json.dumps(awx, indent=2) + "\n")
+
+
+# --- commands ----------------------------------------------------------------
+
+def cmd_up():
+    started = time.monotonic()
+    cfg = settings()
+    pw = load_secrets()
+    fingerprint = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+    fp_file = RUN / "settings.sha256"
+    RUN.mkdir(parents=True, exist_ok=True)
+    if fp_file.exists() and fp_file.read_text() != fingerprint:
+        log("settings changed: restarting services")
+        for name in ("glance", "keystone"):
+            stop(name)
+    write_configs(cfg, pw)
+    fp_file.write_text(fingerprint)
+
+    bootstrap_keystone(pw)
+    if not running("keystone"):
+        stop("keystone")
+        start("keystone")
+    bootstrap_identity(pw)
+    bootstrap_glance()
+    if not running("glance"):
+        stop("glance")
+        start("glance")
+    write_clouds(pw)
+    log(f"up in {time.monotonic() - started:.1f}s: keystone {KEYSTONE_URL}, glance {GLANCE_URL}")
+    print(f"OS_CLIENT_CONFIG_FILE={CLOUDS_YAML}")
+
+
+def cmd_down(purge=False):
+    for name in ("glance", "keystone"):
+        stop(name)
+    if purge and STATE.exists():
+        shutil.rmtree(STATE)
+    log("down" + (" (state purged)" if purge else ""))
+
+
+def cmd_status():
+    healthy = True
+    for name, svc in SERVICES.items():
+        ok = running(name)
+        healthy &= ok
+        print(f"{name:9} {'up' if ok else 'down':5} {svc['probe']}  log: {LOGS / (name + '.log')}")
+    print(f"clouds.yaml: {CLOUDS_YAML}")
+    return 0 if healthy else 3
+
+
+def cmd_env():
+    print(f"export OS_CLIENT_CONFIG_FILE={CLOUDS_YAML}")
+    print(f"export LOCALCLOUD_AWX_CLOUDS_YAML={AWX_CLOUDS_YAML}")
+    print(f"export LOCALCLOUD_SECRETS={SECRETS}")
+    return 0
+
+
+def main(argv):
+    command = argv[1] if len(argv) > 1 else ""
+    if command == "up":
+        cmd_up()
+        return 0
+    if command == "down":
+        cmd_down(purge="--purge" in argv[2:])
+        return 0
+    if command == "status":
+        return cmd_status()
+    if command == "env":
+        return cmd_env()
+    print("usage: localcloud up|down [--purge]|status|env", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

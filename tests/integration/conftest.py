@@ -1,0 +1,98 @@
+"""Integration fixtures: the real local cloud, our modules run by ansible, and plain-SDK verification.
+
+Tests call our modules through the ``ansible`` command (the way users do) and
+check the outcome with plain openstacksdk, never with our own modules.
+The local cloud is started by tests/run-all (tests/cloud/localcloud up).
+"""
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import openstack
+import pytest
+from harness import CALLBACKS
+from harness import ModuleRunner
+
+
+def _require_cloud():
+    path = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if not path or not Path(path).exists():
+        pytest.exit("the local cloud is not running: start it with tests/cloud/localcloud up "
+                    "and export OS_CLIENT_CONFIG_FILE, or use tests/run-all", returncode=2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clouds_yaml():
+    return _require_cloud()
+
+
+@pytest.fixture(scope="session")
+def awx_clouds_yaml(clouds_yaml):
+    return os.environ.get("LOCALCLOUD_AWX_CLOUDS_YAML", str(Path(clouds_yaml).with_name("clouds-awx.yaml")))
+
+
+@pytest.fixture(scope="session")
+def cloud_secrets(clouds_yaml):
+    """The test users' passwords, to prove they never appear in output."""
+    path = os.environ.get("LOCALCLOUD_SECRETS", str(Path(clouds_yaml).with_name("secrets.json")))
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def sdk(clouds_yaml):
+    """Plain openstacksdk connections by cloud name: the independent verifier."""
+    cache = {}
+
+    def connect(cloud="demo"):
+        if cloud not in cache:
+            cache[cloud] = openstack.connect(cloud=cloud)
+        return cache[cloud]
+
+    return connect
+
+
+@pytest.fixture(scope="session")
+def ansible_env(clouds_yaml):
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="result_json",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_NOCOLOR="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def run_module(ansible_env):
+    return ModuleRunner(ansible_env)
+
+
+@pytest.fixture
+def prefix(request):
+    """A unique image-name prefix for one test; its images are deleted afterwards in every project."""
+    value = "it-%s-%s-" % (request.node.name[:30].replace("[", "-").replace("]", ""), uuid.uuid4().hex[:6])
+    yield value
+    for cloud in ("demo", "alt", "admin"):
+        conn = openstack.connect(cloud=cloud)
+        for image in conn.image.images(owner=conn.current_project_id):
+            if image.name and image.name.startswith(value):
+                _force_delete(conn, image.id)
+        for image in conn.image.images(owner=conn.current_project_id, is_hidden=True):
+            if image.name and image.name.startswith(value):
+                _force_delete(conn, image.id)
+
+
+def _force_delete(conn, image_id):
+    conn.image.patch(
+        "/images/%s" % image_id,
+        json=[{"op": "replace", "path": "/protected", "value": False}],
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+    )
+    conn.image.delete("/images/%s" % image_id)

@@ -1,0 +1,50 @@
+"""Helpers shared by the integration tests (imported by conftest and the test modules)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CALLBACKS = HERE / "callback_plugins"
+
+# Every module output of the session, so that tests can search it for leaked secrets.
+OUTPUT_LOG = []
+
+
+def raw_image(conn, image_id):
+    """Glance's own JSON for an image (the SDK resource hides `stores`), or None."""
+    response = conn.image.get("/images/%s" % image_id)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+class ModuleRunner:
+    """Runs one of our modules with `ansible localhost -m`, returning its result dict."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __call__(self, module, args, cloud="demo", check=False, diff=False, env=None):
+        args = dict(args)
+        if cloud is not None:
+            args.setdefault("cloud", cloud)
+        cmd = [
+            str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local",
+            "-m", "osimages.glance.%s" % module, "-a", json.dumps(args),
+        ]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        proc = subprocess.run(cmd, env=dict(self.env, **(env or {})), capture_output=True, text=True, timeout=900,
+                              check=False)
+        OUTPUT_LOG.append(proc.stdout + proc.stderr)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT_JSON ")]
+        if not lines:
+            raise AssertionError("no result from %s:\n%s\n%s" % (module, proc.stdout, proc.stderr))
+        result = json.loads(lines[-1][len("RESULT_JSON "):])
+        result["failed"] = result.get("_status") != "ok"
+        result["_output"] = proc.stdout + proc.stderr
+        return result

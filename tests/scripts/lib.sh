@@ -1,0 +1,74 @@
+# Shared by the README commands: cached venvs and the collection tree.
+# Source it; it sets REPO, CACHE, TOOLS (the tools venv) and COLLECTIONS.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${OSIMAGES_CACHE:-$HOME/.cache/osimages-glance}
+PYTHON=${PYTHON:-python3.11}
+TOOLS=$CACHE/tools-venv
+COLLECTIONS=$CACHE/collections
+export OSIMAGES_CACHE=$CACHE PYTHON
+
+say() { printf '\n=== %s\n' "$*" >&2; }
+
+quiet_pip() {
+    # The machine's pip configuration lists local mirrors that may be absent; hide that noise.
+    "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
+}
+
+ensure_python() {
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        echo "error: $PYTHON is needed (set PYTHON to another Python 3.11 interpreter)" >&2
+        exit 1
+    fi
+    if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
+        say "installing python3-venv"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+}
+
+# Debian packages the tests and the demo need; installed only when missing.
+ensure_debs() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# A venv at $1 holding requirements file $2, rebuilt when the file changes.
+ensure_venv() {
+    local venv=$1 requirements=$2 stamp=$1/.osimages-requirements
+    if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then
+        return
+    fi
+    say "installing $(basename "$requirements") into $venv"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    quiet_pip "$venv/bin/pip" install -q -r "$requirements"
+    cp "$requirements" "$stamp"
+}
+
+ensure_tools() {
+    ensure_python
+    ensure_venv "$TOOLS" "$REPO/tests/requirements.txt"
+    export PATH=$TOOLS/bin:$PATH
+}
+
+# ansible needs the collection at .../ansible_collections/osimages/glance: link the checkout there.
+link_collection() {
+    mkdir -p "$COLLECTIONS/ansible_collections/osimages"
+    ln -sfn "$REPO" "$COLLECTIONS/ansible_collections/osimages/glance"
+    export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
+}
+
+start_cloud() {
+    local line
+    line=$("$REPO/tests/cloud/localcloud" up)
+    export "${line?}"   # OS_CLIENT_CONFIG_FILE=...
+    eval "$("$REPO/tests/cloud/localcloud" env)"
+}

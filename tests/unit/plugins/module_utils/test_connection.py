@@ -1,0 +1,52 @@
+"""Connection options -> openstack.connect() arguments, and secret masking."""
+import pytest
+
+from ansible_collections.osimages.glance.plugins.module_utils._connection import check_sdk
+from ansible_collections.osimages.glance.plugins.module_utils._connection import connect_kwargs
+from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
+from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+
+
+def params(**values):
+    base = dict.fromkeys(connection_spec())
+    base.update(values)
+    return base
+
+
+def test_unset_options_are_not_passed():
+    assert connect_kwargs(params()) == {}
+
+
+def test_cloud_name_and_overrides():
+    got = connect_kwargs(params(cloud="prod", region_name="r2", validate_certs=False, ca_cert="/ca", api_timeout=5))
+    assert got == {"cloud": "prod", "region_name": "r2", "verify": False, "cacert": "/ca", "api_timeout": 5}
+
+
+def test_cloud_dict_is_merged_with_options():
+    cloud = {"auth": {"auth_url": "http://k"}, "region_name": "r1"}
+    got = connect_kwargs(params(cloud=cloud, region_name="r2", client_cert="/c", client_key="/k"))
+    assert got == {"auth": {"auth_url": "http://k"}, "region_name": "r2", "cert": "/c", "key": "/k"}
+    assert cloud["region_name"] == "r1"
+
+
+def test_cloud_of_another_type_is_refused():
+    with pytest.raises(GlanceError, match="cloud must be"):
+        connect_kwargs(params(cloud=["x"]))
+
+
+def test_secret_values_of_a_cloud_dict():
+    cloud = {"auth": {"username": "u", "password": "p1", "application_credential_secret": "s1", "token": "t1"},
+             "key": "/path", "region_name": "r"}
+    assert secret_values(cloud) == {"p1", "s1", "t1", "/path"}
+    assert secret_values("name") == set()
+
+
+def test_auth_and_client_key_are_no_log():
+    spec = connection_spec()
+    assert spec["auth"]["no_log"] and spec["client_key"]["no_log"]
+    assert "default" not in spec["cloud"], "cloud must stay optional with no default, for AWX"
+
+
+def test_sdk_version_is_reported():
+    assert check_sdk()

@@ -1,0 +1,109 @@
+"""glance_image end to end through main(), with a fake Glance behind the connect hook."""
+import json
+
+import pytest
+import requests
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.osimages.glance.plugins.modules import glance_image
+
+PROJECT = "p" * 32
+
+
+class FakeImageProxy:
+    """Just enough of Glance's REST API for the module's control flow."""
+
+    def __init__(self):
+        self.images = {}
+        self.calls = []
+
+    def _response(self, status, body=None):
+        response = requests.models.Response()
+        response.status_code = status
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps(body if body is not None else {}).encode()
+        response.url = "http://glance.test"
+        return response
+
+    def request(self, url, method, params=None, json=None, **kwargs):
+        self.calls.append((method, url))
+        if method == "GET" and url == "/images":
+            found = [image for image in self.images.values() if image["name"] == params["name"]
+                     and str(image["os_hidden"]).lower() == params["os_hidden"]]
+            return self._response(200, {"images": found})
+        if method == "POST" and url == "/images":
+            if json.get("name") == "explode":
+                return self._response(500, {"message": "boom"})
+            image = {"id": "i%d" % len(self.images), "status": "queued", "visibility": "shared", "owner": PROJECT,
+                     "protected": False, "os_hidden": False, "tags": [], "min_disk": 0, "min_ram": 0}
+            image.update(json)
+            self.images[image["id"]] = image
+            return self._response(201, image)
+        if method == "GET" and url.startswith("/images/"):
+            image = self.images.get(url.split("/")[2])
+            return self._response(200, image) if image else self._response(404, {"message": "not found"})
+        raise AssertionError("unexpected call %s %s" % (method, url))
+
+
+class FakeConnection:
+    def __init__(self):
+        self.image = FakeImageProxy()
+        self.current_project_id = PROJECT
+
+
+def run_main(args, conn, monkeypatch, capsys):
+    args = dict(args, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    monkeypatch.setattr(glance_image.GlanceImageModule, "__init__",
+                        _init_with_fake(glance_image.GlanceImageModule.__init__, conn))
+    with pytest.raises(SystemExit):
+        glance_image.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def _init_with_fake(original, conn):
+    def init(self, connect=None):
+        original(self, connect=lambda params: conn)
+    return init
+
+
+def test_check_mode_create_makes_no_call_that_writes(monkeypatch, capsys):
+    conn = FakeConnection()
+    result = run_main({"name": "img", "_ansible_check_mode": True, "_ansible_diff": True}, conn, monkeypatch, capsys)
+    assert result["changed"] is True
+    assert result["image"]["id"] is None and result["image"]["owner"] == PROJECT
+    assert result["diff"] == {"before": {}, "after": {"id": None, "name": "img"}}
+    assert [call[0] for call in conn.image.calls] == ["GET", "GET"]
+
+
+def test_create_then_no_change(monkeypatch, capsys):
+    conn = FakeConnection()
+    result = run_main({"name": "img", "tags": ["t"]}, conn, monkeypatch, capsys)
+    assert result["changed"] and result["image"]["tags"] == ["t"]
+    result = run_main({"name": "img", "tags": ["t"]}, conn, monkeypatch, capsys)
+    assert result["changed"] is False
+
+
+def test_glance_error_becomes_one_clear_message(monkeypatch, capsys):
+    result = run_main({"name": "explode"}, FakeConnection(), monkeypatch, capsys)
+    assert result["failed"]
+    assert result["msg"] == "Failed to create image explode: Glance answered HTTP 500: boom"
+    assert result["status_code"] == 500
+
+
+def test_validation_fails_before_any_call(monkeypatch, capsys):
+    conn = FakeConnection()
+    result = run_main({"name": "img", "min_ram": -1}, conn, monkeypatch, capsys)
+    assert result["failed"] and "min_ram" in result["msg"]
+    assert conn.image.calls == []
+
+
+def test_unexpected_errors_are_still_one_line(monkeypatch, capsys):
+    conn = FakeConnection()
+    conn.image.request = None  # calling it raises TypeError inside the module
+    result = run_main({"name": "img"}, conn, monkeypatch, capsys)
+    assert result["failed"]
+    assert result["msg"].startswith("osimages.glance.glance_image failed unexpectedly: TypeError")
