@@ -19,10 +19,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 try:
     from keystoneauth1 import exceptions as ksa_exceptions
@@ -36,6 +39,64 @@ JSON_PATCH = "application/openstack-images-v2.1-json-patch"
 PAGE_SIZE = 200
 
 _STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict}
+
+# Filter name -> Glance list query parameter (GET /v2/images).
+LIST_FILTERS = {
+    "name": "name",
+    "status": "status",
+    "visibility": "visibility",
+    "owner": "owner",
+    "member_status": "member_status",
+    "tag": "tag",
+    "hidden": "os_hidden",
+    "protected": "protected",
+    "disk_format": "disk_format",
+    "container_format": "container_format",
+    "size_min": "size_min",
+    "size_max": "size_max",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "properties": None,  # each extra property becomes its own parameter
+}
+
+
+def image_query(filters, sort=None):
+    """Glance list parameters for the info module's ``filters`` and ``sort`` (pure; raises ValidationError).
+
+    Every filter is applied by Glance itself, so nothing is filtered on the client.
+    """
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - set(LIST_FILTERS))
+    if unknown:
+        raise ValidationError("unknown filter(s) %s; supported filters: %s"
+                              % (", ".join(unknown), ", ".join(sorted(LIST_FILTERS))))
+    query = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if key == "properties":
+            if not isinstance(value, dict):
+                raise ValidationError("filters.properties must be a dict of extra properties")
+            for prop, prop_value in value.items():
+                if prop in LIST_FILTERS.values() or prop in LIST_FILTERS:
+                    raise ValidationError("filters.properties.%s is a filter of its own; use filters.%s"
+                                          % (prop, prop))
+                query[str(prop)] = str(prop_value)
+        elif key == "tag":
+            tags = value if isinstance(value, list) else [value]
+            query["tag"] = [str(tag) for tag in tags]  # repeated parameter: every tag must match
+        elif key in ("hidden", "protected"):
+            try:
+                query[LIST_FILTERS[key]] = "true" if boolean(value) else "false"
+            except TypeError:
+                raise ValidationError("filters.%s must be a boolean, got %r" % (key, value))
+        elif isinstance(value, (dict, list)):
+            raise ValidationError("filters.%s must be a single value" % key)
+        else:
+            query[LIST_FILTERS[key]] = str(value)
+    if sort:
+        query["sort"] = sort
+    return query
 
 
 def _describe(image):
@@ -230,7 +291,7 @@ class ImageApi(object):
 
     def resolve_image_id(self, name_or_id, owner):
         """An image ID from a name or ID (for kernel_id and ramdisk_id)."""
-        image = self.get(name_or_id) if _looks_like_uuid(name_or_id) else None
+        image = self.get(name_or_id) if looks_like_uuid(name_or_id) else None
         if image is not None:
             return image["id"]
         matches = self.find_by_name(name_or_id, owner)
@@ -252,7 +313,7 @@ def _looks_like_id(value):
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text.lower())
 
 
-def _looks_like_uuid(value):
+def looks_like_uuid(value):
     return _looks_like_id(value) and str(value).count("-") == 4
 
 

@@ -101,6 +101,8 @@ def ini(sections):
 def keystone_conf(cfg):
     return ini({
         "DEFAULT": {"use_stderr": "true"},
+        # The fewest bcrypt rounds: every test authenticates many times, and these are throwaway passwords.
+        "identity": {"password_hash_rounds": 4},
         "database": {"connection": f"sqlite:///{DATA / 'keystone.sqlite'}"},
         "token": {"provider": "fernet", "expiration": cfg["token_expiration"]},
         "fernet_tokens": {"key_repository": DATA / "fernet-keys"},

@@ -27,12 +27,14 @@ class ModuleRunner:
         self.env = env
 
     def __call__(self, module, args, cloud="demo", check=False, diff=False, env=None):
-        args = dict(args)
-        if cloud is not None:
-            args.setdefault("cloud", cloud)
+        if isinstance(args, dict):
+            args = dict(args)
+            if cloud is not None:
+                args.setdefault("cloud", cloud)
         cmd = [
             str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local",
-            "-m", "osimages.glance.%s" % module, "-a", json.dumps(args),
+            "-m", module if "." in module else "osimages.glance.%s" % module,
+            "-a", args if isinstance(args, str) else json.dumps(args),
         ]
         if check:
             cmd.append("--check")

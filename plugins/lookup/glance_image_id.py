@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: glance_image_id
+short_description: Resolve an image name to exactly one image ID
+version_added: 0.1.0
+description:
+  - Returns the ID of the one image with the given name that also matches O(filters), for use where a task needs
+    an image ID, such as booting a server.
+  - Fails when no image or more than one image matches, listing the IDs it found; it never guesses.
+  - Hidden images are left out unless O(filters) has C(hidden=true).
+author:
+  - osimages.glance contributors (@osimages)
+options:
+  _terms:
+    description: The image name (one or more; one ID is returned for each).
+    required: true
+    type: list
+    elements: str
+  filters:
+    description:
+      - Server-side filters, as in M(osimages.glance.glance_image_info), for example C(status) or C(tag).
+    type: dict
+    default: {}
+  cloud:
+    description:
+      - The name of a cloud in C(clouds.yaml), or a dict of cloud settings.
+      - When not set, openstacksdk picks the cloud from C(OS_CLOUD) or the only cloud of C(OS_CLIENT_CONFIG_FILE).
+    type: raw
+  auth:
+    description: Authentication settings, merged over what O(cloud) provides.
+    type: dict
+  auth_type:
+    description: The keystoneauth plugin to use.
+    type: str
+  region_name:
+    description: The region whose image endpoint is used.
+    type: str
+  interface:
+    description: Which endpoint of the catalog to use.
+    type: str
+    choices: [admin, internal, public]
+  validate_certs:
+    description: Whether to check the cloud's TLS certificates. When not set, the cloud configuration decides.
+    type: bool
+  ca_cert:
+    description: A CA bundle to check the cloud's certificates against.
+    type: path
+  client_cert:
+    description: A client certificate for TLS client authentication.
+    type: path
+  client_key:
+    description: The private key of O(client_cert).
+    type: path
+  api_timeout:
+    description: Seconds to wait for each HTTP response from the cloud.
+    type: int
+requirements:
+  - openstacksdk >= 1.0.0 on the controller
+seealso:
+  - module: osimages.glance.glance_image_info
+"""
+
+EXAMPLES = r"""
+- name: Boot from the current debian-13 image
+  ansible.builtin.debug:
+    msg: "{{ lookup('osimages.glance.glance_image_id', 'debian-13', cloud='mycloud') }}"
+
+- name: Only an active image tagged golden will do
+  ansible.builtin.debug:
+    msg: "{{ lookup('osimages.glance.glance_image_id', 'debian-13', filters={'status': 'active', 'tag': ['golden']}) }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One image ID for each name.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
+from ansible_collections.osimages.glance.plugins.module_utils._connection import open_connection
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
+from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        params = dict((option, self.get_option(option)) for option in connection_spec())
+        try:
+            base_query = image_query(self.get_option("filters"))
+            api = ImageApi(open_connection(params))
+            return [self._one_id(api, base_query, name) for name in terms]
+        except GlanceError as exc:
+            raise AnsibleLookupError(exc.msg)
+
+    @staticmethod
+    def _one_id(api, base_query, name):
+        query = dict(base_query, name=name)
+        # Two are enough to know the name is ambiguous; a few more make the message useful.
+        found = sorted(image["id"] for image in api.iter_images(query, limit=10))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise GlanceError("no image named %r matches %s" % (name, base_query or "(no filters)"))
+        raise GlanceError("%s images named %r match; give filters that leave one: %s"
+                          % ("10 or more" if len(found) == 10 else len(found), name, ", ".join(found)))

@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: glance_image_info
+short_description: Query OpenStack images with server-side filters
+version_added: 0.1.0
+description:
+  - Look up one image by ID, every image with a given name, or the images that match a set of filters.
+  - Every filter is applied by Glance itself, and pages are fetched one at a time, only until O(limit) is
+    reached, so a query costs the same whether the cloud holds a hundred images or a hundred thousand.
+  - Finding nothing is not an error; RV(images) is then empty.
+author:
+  - osimages.glance contributors (@osimages)
+options:
+  image:
+    description:
+      - An image ID or name. An ID is looked up directly (O(filters) do not apply to it).
+      - Names are not unique in Glance, so a name returns every image with that name that also matches O(filters).
+    type: str
+  filters:
+    description:
+      - Glance list filters, applied by the server. Supported keys are C(name), C(status), C(visibility) (also
+        C(all)), C(owner) (project name or ID), C(member_status) (C(pending), C(accepted), C(rejected) or C(all)),
+        C(tag) (a list; every tag must match), C(hidden) (hidden images are left out unless this is V(true)),
+        C(protected), C(disk_format), C(container_format), C(size_min), C(size_max), C(created_at) and
+        C(updated_at) (with Glance's operators, for example C(gte:2026-01-01T00:00:00Z)), and C(properties)
+        (a dict of extra properties that must match).
+      - An unknown key fails the task and lists the supported ones.
+    type: dict
+    default: {}
+  sort:
+    description:
+      - Glance's sort syntax, for example V(name:asc,created_at:desc).
+    type: str
+  limit:
+    description:
+      - Return at most this many images. No page beyond them is fetched.
+    type: int
+  include_members:
+    description:
+      - Whether to read the members of each shared image (one more request per shared image).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - osimages.glance.connection
+  - osimages.glance.attributes.INFO_MODULE
+seealso:
+  - module: osimages.glance.glance_image
+  - module: osimages.glance.glance_image_data
+  - plugin: osimages.glance.glance_image_id
+    plugin_type: lookup
+"""
+
+EXAMPLES = r"""
+- name: Every image called debian-13
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    image: debian-13
+
+- name: The three newest active Debian images tagged golden
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    filters:
+      status: active
+      tag: [golden]
+      properties:
+        os_distro: debian
+    sort: created_at:desc
+    limit: 3
+
+- name: Images shared with this project that it has not accepted yet
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    filters:
+      visibility: shared
+      member_status: pending
+
+- name: Hidden images created this year
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    filters:
+      hidden: true
+      created_at: gte:2026-01-01T00:00:00Z
+"""
+
+RETURN = r"""
+images:
+  description:
+    - The matching images, in Glance's order (or O(sort)'s), as the same dicts that M(osimages.glance.glance_image)
+      returns in its RV(osimages.glance.glance_image#module:image).
+    - C(members) is only filled for shared images when O(include_members=true).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 6a1d8a52-8f0b-4d1b-a8c5-2b4c6b1b1e2f
+      name: debian-13
+      status: active
+      visibility: private
+      protected: false
+      hidden: false
+      min_disk: 4
+      min_ram: 0
+      kernel_id: null
+      ramdisk_id: null
+      owner: 0a3e6d1f3b2c4a0f9e8d7c6b5a493827
+      tags: [debian, golden]
+      properties: {os_distro: debian}
+      disk_format: qcow2
+      container_format: bare
+      size: 352321536
+      virtual_size: 4294967296
+      checksum: 8d3b8c6e1f0a2b4c5d6e7f8091a2b3c4
+      hash_algo: sha512
+      hash_value: 3f1c...e9a2
+      stores: [fast]
+      created_at: "2026-11-01T10:00:00Z"
+      updated_at: "2026-11-01T10:02:00Z"
+      members: []
+"""
+
+from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
+from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
+from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+
+
+class GlanceImageInfoModule(GlanceModule):
+    module_name = "glance_image_info"
+    argument_spec = dict(
+        image=dict(type="str"),
+        filters=dict(type="dict", default={}),
+        sort=dict(type="str"),
+        limit=dict(type="int"),
+        include_members=dict(type="bool", default=False),
+    )
+
+    def run(self):
+        params = self.params
+        query = image_query(params["filters"], params["sort"])
+        if params["limit"] is not None and params["limit"] < 1:
+            return dict(changed=False, images=[])
+        if "owner" in query:
+            query["owner"] = self.api.resolve_project(query["owner"])
+
+        if params["image"] and looks_like_uuid(params["image"]):
+            found = self.api.get(params["image"])
+            raws = [found] if found is not None else []
+        else:
+            if params["image"]:
+                query["name"] = params["image"]
+            raws = self.api.iter_images(query, limit=params["limit"])
+        return dict(changed=False, images=[self._normalize(raw) for raw in raws])
+
+    def _normalize(self, raw):
+        members = None
+        if self.params["include_members"] and raw.get("visibility") == "shared":
+            members = self.api.members(raw["id"])
+        return normalize(raw, members)
+
+
+def main():
+    GlanceImageInfoModule()()
+
+
+if __name__ == "__main__":
+    main()
