@@ -76,11 +76,8 @@ notes:
 options:
   wait:
     description:
-      - Whether to wait for Glance to finish the operation before returning.
+      - Whether to wait for Glance to finish the operation before returning. Each module documents its own
+        O(timeout).
     type: bool
     default: true
-  timeout:
-    description:
-      - How many seconds to wait when O(wait=true).
-    type: int
 """

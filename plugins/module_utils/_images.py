@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
@@ -113,7 +115,17 @@ class ImageApi(object):
 
     def __init__(self, conn):
         self.conn = conn
-        self.http = conn.image
+        self._http = None
+
+    @property
+    def http(self):
+        """The image service's adapter; finding it in the catalog is the first call that can fail."""
+        if self._http is None:
+            try:
+                self._http = self.conn.image
+            except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+                raise GlanceError("Failed to find the image service (Glance) of the cloud: %s" % exc)
+        return self._http
 
     # -- plumbing ---------------------------------------------------------
 
@@ -268,6 +280,78 @@ class ImageApi(object):
         except NotFound:
             pass
 
+    # -- data ---------------------------------------------------------------
+
+    def import_methods(self):
+        body = self.request("read the import methods of this Glance", "GET", "/info/import").json()
+        return body.get("import-methods", {}).get("value", [])
+
+    def stores(self):
+        """The store IDs of a multi-store Glance ([] when it has a single, unnamed store)."""
+        try:
+            body = self.request("read the stores of this Glance", "GET", "/info/stores").json()
+        except NotFound:
+            return []
+        return [store["id"] for store in body.get("stores", [])]
+
+    def upload(self, image, body, store=None):
+        """PUT the data (direct upload). ``body`` is streamed; see _transfer.UploadBody."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if store:
+            headers["X-Image-Meta-Store"] = store
+        self.request("upload data to " + _describe(image), "PUT", "/images/%s/file" % image["id"],
+                     data=_request_body(body), headers=headers)
+
+    def stage(self, image, body):
+        """PUT the data into the staging area, for the glance-direct import method."""
+        self.request("stage data for " + _describe(image), "PUT", "/images/%s/stage" % image["id"],
+                     data=_request_body(body), headers={"Content-Type": "application/octet-stream"})
+
+    def start_import(self, image, method, uri=None, stores=None, all_stores=None, all_stores_must_succeed=None):
+        request = {"method": {"name": method}}
+        if uri:
+            request["method"]["uri"] = uri
+        if stores:
+            request["stores"] = list(stores)
+        if all_stores is not None:
+            request["all_stores"] = all_stores
+        if all_stores_must_succeed is not None:
+            request["all_stores_must_succeed"] = all_stores_must_succeed
+        self.request("start the %s import of %s" % (method, _describe(image)), "POST",
+                     "/images/%s/import" % image["id"], json=request)
+
+    def import_tasks(self, image):
+        """Glance's import tasks for the image (GET /v2/images/{id}/tasks, API 2.12+); [] where unsupported."""
+        try:
+            body = self.request("read the import tasks of " + _describe(image), "GET",
+                                "/images/%s/tasks" % image["id"]).json()
+        except (NotFound, Forbidden):
+            return []
+        return body.get("tasks", [])
+
+    def open_download(self, image):
+        """The streaming response for the image's data; the caller iterates and closes it."""
+        return self.request("download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True)
+
+    def wait(self, image, until, timeout, what):
+        """Poll the image until ``until(raw)`` returns True; return the raw image.
+
+        ``until`` may raise GlanceError to stop early (an import that failed).
+        """
+        deadline = time.time() + timeout
+        delay = 0.5
+        while True:
+            raw = self.get(image["id"])
+            if raw is None:
+                raise NotFound("%s was deleted while waiting for %s" % (_describe(image), what))
+            if until(raw):
+                return raw
+            if time.time() >= deadline:
+                raise GlanceError("timed out after %ss waiting for %s of %s (status %s)"
+                                  % (timeout, what, _describe(raw), raw.get("status")))
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5)
+
     # -- name resolution ----------------------------------------------------
 
     def resolve_project(self, name_or_id):
@@ -306,6 +390,23 @@ class ImageApi(object):
                 )
             )
         return matches[0]["id"]
+
+
+def _request_body(body):
+    """What requests should send for an UploadBody.
+
+    A known length goes out with Content-Length; an unknown one (decompressing
+    on the fly) as a generator, which requests sends chunked. requests would
+    also chunk a zero-length iterable, so an empty source is read (and
+    checked) here and sent as empty bytes.
+    """
+    if body.length is None:
+        return iter(body)
+    if body.length == 0:
+        for dummy in body:
+            pass
+        return b""
+    return body
 
 
 def _looks_like_id(value):

@@ -359,3 +359,53 @@ def make_diff(before, after, desired, status=None, purge_properties=True):
         "before": managed_view(before, desired, status, purge_properties),
         "after": managed_view(after, desired, status, purge_properties),
     }
+
+
+# -- image data ---------------------------------------------------------------
+
+# Glance statuses in which an upload or import is still running.
+BUSY_STATUSES = ("saving", "importing", "uploading")
+
+
+def upload_decision(image, local_digest=None):
+    """What an upload of a local file into ``image`` (normalised) must do: "upload" or "unchanged".
+
+    ``local_digest`` is the file's hash with the image's ``hash_algo``, known once the file was read.
+    Raises ValidationError when the image cannot take the data.
+    """
+    status = image["status"]
+    label = "image %s (%s)" % (image["name"], image["id"])
+    if status == "queued":
+        missing = [option for option in CREATE_ONLY if not image[option]]
+        if missing:
+            raise ValidationError(
+                "%s has no %s; set it with osimages.glance.glance_image before uploading data"
+                % (label, " or ".join(missing)))
+        return "upload"
+    if status in ("active", "deactivated"):
+        if local_digest is None or local_digest == image["hash_value"]:
+            return "unchanged"
+        raise ValidationError(
+            "image data is immutable; publish a new image: %s already holds different data (%s %s, the file "
+            "hashes to %s)" % (label, image["hash_algo"], image["hash_value"], local_digest))
+    if status == "killed":
+        raise ValidationError("%s is killed: an earlier upload failed; delete it and create it again" % label)
+    raise ValidationError("%s cannot take data while it is %s" % (label, status))
+
+
+def missing_stores(image, wanted):
+    """The stores of ``wanted`` that do not hold the image's data yet."""
+    return sorted(set(wanted) - set(image["stores"]))
+
+
+def download_decision(image, dest_digest=None):
+    """"download" or "unchanged" for writing ``image``'s data to a local file whose hash is ``dest_digest``."""
+    label = "image %s (%s)" % (image["name"], image["id"])
+    if image["status"] == "deactivated":
+        raise ValidationError("%s is deactivated: Glance does not let its data be downloaded; reactivate it first"
+                              % label)
+    if image["status"] != "active":
+        raise ValidationError("%s has no data to download (status %s)" % (label, image["status"]))
+    if dest_digest is not None and dest_digest == image["hash_value"]:
+        return "unchanged"
+    return "download"

@@ -164,12 +164,15 @@ def write_configs(cfg, pw):
 SERVICES = {
     "keystone": {"module": "keystone.wsgi.api:application", "port": KEYSTONE_PORT,
                  "env": {"OS_KEYSTONE_CONFIG_DIR": str(ETC / "keystone")},
-                 "probe": KEYSTONE_URL, "ready": (200,), "uwsgi": []},
+                 "probe": KEYSTONE_URL, "ready": (200,),
+                 "listen": ["--http", f"{HOST}:{KEYSTONE_PORT}", "--http-keepalive"]},
     "glance": {"module": "glance.wsgi.api:application", "port": GLANCE_PORT,
                "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
                "probe": GLANCE_URL + "/", "ready": (300,),
-               # Glance reads chunked uploads through uwsgi.chunked_read().
-               "uwsgi": []},
+               # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
+               # through uwsgi.chunked_read(), which the router does not feed reliably.
+               "listen": ["--http-socket", f"{HOST}:{GLANCE_PORT}", "--add-header", "Connection: close",
+                          "--chunked-input-limit", str(64 * 1024 * 1024)]},
 }
 
 
@@ -198,8 +201,7 @@ def start(name):
     logfile = open(LOGS / f"{name}.log", "ab")
     cmd = [
         str(VENV / "bin" / "uwsgi"),
-        "--http", f"{HOST}:{svc['port']}", "--http-keepalive",
-        *svc["uwsgi"],
+        *svc["listen"],
         "--master", "--processes", "1", "--threads", "4", "--enable-threads",
         "--die-on-term", "--need-app", "--buffer-size", "65535",
         "--home", str(VENV), "--module", svc["module"],

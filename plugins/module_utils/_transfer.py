@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""Streaming byte transfer: read once, hash in the same pass, report progress.
+
+Nothing here talks to Glance. Hashing runs in a background thread, because
+hashlib releases the GIL for large buffers: the digest is computed while the
+socket sends (or the disk writes) the same chunk, so verification costs
+almost no wall time. Memory is bounded by CHUNK_SIZE * QUEUE_DEPTH.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import threading
+import time
+
+try:
+    import queue
+except ImportError:  # Python 2, for the sanity compile test only
+    import Queue as queue
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+
+CHUNK_SIZE = 4 * 1024 * 1024
+QUEUE_DEPTH = 4
+CHECKSUM_ALGORITHMS = ("sha256", "sha512", "md5")
+MIB = 1024.0 * 1024.0
+
+
+class ChecksumMismatch(GlanceError):
+    """The bytes do not hash to what the user or Glance said they should."""
+
+
+def parse_checksum(value):
+    """'ALGO:HEX' -> (algo, hex), validated; None -> None."""
+    if value is None:
+        return None
+    algo, sep, digest = value.partition(":")
+    algo = algo.strip().lower()
+    digest = digest.strip().lower()
+    if not sep or algo not in CHECKSUM_ALGORITHMS:
+        raise ValidationError("checksum must look like ALGO:HEX with ALGO one of %s, got %r"
+                              % (", ".join(CHECKSUM_ALGORITHMS), value))
+    expected_length = hashlib.new(algo).digest_size * 2
+    if len(digest) != expected_length or any(c not in "0123456789abcdef" for c in digest):
+        raise ValidationError("checksum %s must be %d hexadecimal digits" % (algo, expected_length))
+    return algo, digest
+
+
+class BackgroundHasher(object):
+    """Hashes the chunks it is fed with several algorithms at once, in one background thread."""
+
+    def __init__(self, algorithms):
+        self._hashers = dict((algo, hashlib.new(algo)) for algo in sorted(set(algorithms)))
+        self._queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._thread = threading.Thread(target=self._work, name="osimages-hasher")
+        self._thread.daemon = True
+        self._thread.start()
+        self._digests = None
+
+    def _work(self):
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            for hasher in self._hashers.values():
+                hasher.update(chunk)
+
+    def feed(self, chunk):
+        self._queue.put(chunk)
+
+    def digests(self):
+        """Wait for the queued chunks, then return {algo: hexdigest}."""
+        if self._digests is None:
+            self._queue.put(None)
+            self._thread.join()
+            self._digests = dict((algo, hasher.hexdigest()) for algo, hasher in self._hashers.items())
+        return self._digests
+
+
+class Progress(object):
+    """Transfer counters, written to an optional JSON file at most once a second."""
+
+    def __init__(self, total=None, path=None, action="transfer"):
+        self.total = total
+        self.path = path
+        self.action = action
+        self.done = 0
+        self.started = time.time()
+        self._last_write = 0.0
+
+    def add(self, count):
+        self.done += count
+        now = time.time()
+        if self.path and now - self._last_write >= 1.0:
+            self._last_write = now
+            self.write("running")
+
+    def seconds(self):
+        return max(time.time() - self.started, 1e-6)
+
+    def summary(self):
+        seconds = self.seconds()
+        return {
+            "bytes": self.done,
+            "seconds": round(seconds, 3),
+            "throughput_mib_s": round(self.done / MIB / seconds, 2),
+        }
+
+    def write(self, state):
+        if not self.path:
+            return
+        record = dict(self.summary(), action=self.action, state=state, total_bytes=self.total)
+        if self.total:
+            record["percent"] = round(100.0 * self.done / self.total, 1)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(record, handle)
+        os.rename(tmp, self.path)
+
+
+_DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def open_source(path, decompress):
+    """Open a local file for reading, decompressing on the fly when asked and the suffix says how.
+
+    Returns (file object, size in bytes or None when it is only known after reading).
+    Raises ValidationError for a missing, unreadable or non-regular file.
+    """
+    check_source(path)
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        if decompress and suffix in _DECOMPRESSORS:
+            return _DECOMPRESSORS[suffix](path, "rb"), None
+        if decompress and suffix == ".zst":
+            return _open_zstd(path), None
+        return open(path, "rb"), os.path.getsize(path)
+    except (IOError, OSError) as exc:
+        raise ValidationError("cannot read src %s: %s" % (path, exc))
+
+
+def check_source(path):
+    """Raise ValidationError unless ``path`` is a readable regular file."""
+    if not os.path.exists(path):
+        raise ValidationError("src %s does not exist" % path)
+    if os.path.isdir(path):
+        raise ValidationError("src %s is a directory, not an image file" % path)
+    if not os.path.isfile(path):
+        raise ValidationError("src %s is not a regular file" % path)
+    if not os.access(path, os.R_OK):
+        raise ValidationError("src %s is not readable by this user" % path)
+
+
+def _open_zstd(path):
+    try:
+        import zstandard
+    except ImportError:
+        raise ValidationError("decompressing %s needs the Python package zstandard on the managed node" % path)
+    return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+
+
+def hash_file(path, algorithms, decompress=False, progress=None):
+    """Read a local file once; return ({algo: hexdigest}, size)."""
+    source, dummy = open_source(path, decompress)
+    hasher = BackgroundHasher(algorithms)
+    size = 0
+    with source:
+        while True:
+            chunk = source.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            hasher.feed(chunk)
+            size += len(chunk)
+            if progress:
+                progress.add(len(chunk))
+    return hasher.digests(), size
+
+
+class UploadBody(object):
+    """A request body that streams a source once, hashing it as it goes.
+
+    With a known ``length`` requests sends it with a Content-Length header (no
+    chunked encoding). The last chunk is held back until the whole source is
+    hashed: when ``expected`` (algo, hex) does not match, ChecksumMismatch is
+    raised before the last byte leaves, so Glance never receives the full
+    image and keeps it queued.
+    """
+
+    def __init__(self, source, length, algorithms, expected=None, progress=None, label="the source"):
+        self.source = source
+        self.length = length
+        self.expected = expected
+        self.progress = progress
+        self.label = label
+        wanted = set(algorithms)
+        if expected:
+            wanted.add(expected[0])
+        self.hasher = BackgroundHasher(wanted)
+        self.size = 0
+
+    def __len__(self):
+        return self.length
+
+    def __iter__(self):
+        held = None
+        while True:
+            chunk = self.source.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            self.hasher.feed(chunk)
+            self.size += len(chunk)
+            if held is not None:
+                yield held
+                if self.progress:
+                    self.progress.add(len(held))
+            held = chunk
+        self.check()
+        if held is not None:
+            yield held
+            if self.progress:
+                self.progress.add(len(held))
+
+    def digests(self):
+        return self.hasher.digests()
+
+    def check(self):
+        """Raise before the final chunk when the source changed size or does not match ``expected``."""
+        if self.length is not None and self.size != self.length:
+            raise GlanceError("%s changed while it was read: expected %d bytes, read %d; nothing was stored"
+                              % (self.label, self.length, self.size))
+        if self.expected:
+            algo, wanted = self.expected
+            actual = self.digests()[algo]
+            if actual != wanted:
+                raise ChecksumMismatch(
+                    "checksum mismatch for %s: expected %s:%s, the bytes hash to %s:%s; the upload was stopped "
+                    "before its last byte, so the image keeps no data" % (self.label, algo, wanted, algo, actual))
