@@ -8,7 +8,8 @@
 Nothing here talks to Glance. Hashing runs in a background thread, because
 hashlib releases the GIL for large buffers: the digest is computed while the
 socket sends (or the disk writes) the same chunk, so verification costs
-almost no wall time. Memory is bounded by CHUNK_SIZE * QUEUE_DEPTH.
+almost no wall time. Memory is bounded by about CHUNK_SIZE * (QUEUE_DEPTH + 3):
+the queue, the chunk being hashed, the chunk held back and the chunk being sent.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +33,7 @@ except ImportError:  # Python 2, for the sanity compile test only
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
-CHUNK_SIZE = 4 * 1024 * 1024
+CHUNK_SIZE = 1024 * 1024
 QUEUE_DEPTH = 4
 CHECKSUM_ALGORITHMS = ("sha256", "sha512", "md5")
 MIB = 1024.0 * 1024.0

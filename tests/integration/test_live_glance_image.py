@@ -237,3 +237,22 @@ def test_auth_dict_password_never_appears(run_module, cloud_secrets, clouds_yaml
     assert not result["failed"] and not result["changed"], result
     for output in OUTPUT_LOG:
         assert cloud_secrets["demo"] not in output
+
+
+def test_references_by_name_and_admin_owner(run_module, sdk, prefix):
+    demo = sdk("demo")
+    kernel = run_module("glance_image", {"name": prefix + "kernel", "disk_format": "aki", "container_format": "aki"})
+    ramdisk = run_module("glance_image", {"name": prefix + "ramdisk", "disk_format": "ari", "container_format": "ari"})
+    args = {"name": prefix + "ami", "disk_format": "ami", "container_format": "ami",
+            "kernel_id": prefix + "kernel", "ramdisk_id": ramdisk["image"]["id"]}
+    result = run_module("glance_image", args)
+    assert result["changed"], result
+    raw = raw_image(demo, result["image"]["id"])
+    assert (raw["kernel_id"], raw["ramdisk_id"]) == (kernel["image"]["id"], ramdisk["image"]["id"])
+    assert not run_module("glance_image", args)["changed"]
+
+    # The admin creates an image for demo by project name, and finds it again by name in that project.
+    owned = {"name": prefix + "owned", "owner": "demo", "visibility": "private"}
+    result = run_module("glance_image", owned, cloud="admin")
+    assert result["changed"] and raw_image(demo, result["image"]["id"])["owner"] == demo.current_project_id
+    assert not run_module("glance_image", owned, cloud="admin")["changed"]

@@ -1,0 +1,326 @@
+"""Paired benchmarks against the local cloud: glance_image_data and glance_image_info versus their peers.
+
+Each comparison runs its contenders in turn (A, B, C, A, B, C, ...) for several
+rounds and reports the median, min and max, and the ratio to a reference
+measured in the same run. Nothing here asserts a time: the numbers are for
+reading, and for the closing notes of the issues.
+
+Usage (through bench/run, which prepares the venv and the cloud):
+  bench.py upload   --sizes 1,4 --rounds 5
+  bench.py download --size 1 --rounds 5
+  bench.py info     --counts 200,5000 --rounds 5
+  bench.py readonce --size 1
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import openstack
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = REPO / "plugins" / "modules"
+GIB = 1024 ** 3
+WORK = Path(os.environ.get("BENCH_WORK", Path.home() / ".cache" / "osimages-glance" / "bench"))
+CLOUD = "demo"
+
+
+def conn():
+    return openstack.connect(cloud=CLOUD)
+
+
+def run_measured(cmd, env=None):
+    """Run a command; return (wall seconds, CPU seconds, peak RSS MiB) of it and the children it waited for."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    output, usage = b"", None
+    while True:
+        chunk = proc.stdout.read(65536)
+        if not chunk:
+            break
+        output += chunk
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(map(str, cmd)), output.decode(errors="replace")[-3000:]))
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, output.decode(errors="replace")
+
+
+def module_cmd(module, args):
+    """Run one of our modules as the module process itself (as AnsiballZ would run it)."""
+    args_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"ANSIBLE_MODULE_ARGS": args}, args_file)
+    args_file.close()
+    return [sys.executable, str(MODULES / ("%s.py" % module)), args_file.name]
+
+
+def ansible_cmd(module, args):
+    return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-m", module,
+            "-a", json.dumps(args), "-e", "ansible_python_interpreter=%s" % sys.executable]
+
+
+def module_env():
+    collections = os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0]
+    return dict(os.environ, PYTHONPATH=collections, ANSIBLE_LOCALHOST_WARNING="0",
+                ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+
+
+def peer_env():
+    """openstack.cloud comes from the bench venv's `ansible` package, not from our collections path."""
+    env = module_env()
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def summarize(name, samples, reference=None):
+    walls = [sample[0] for sample in samples]
+    row = {
+        "name": name, "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
+        "cpu_s": statistics.median(sample[1] for sample in samples),
+        "peak_rss_mib": max(sample[2] for sample in samples), "rounds": len(samples),
+    }
+    if reference:
+        row["ratio"] = row["median_s"] / reference["median_s"]
+    return row
+
+
+def print_table(title, rows):
+    print("\n## %s" % title)
+    print("%-40s %9s %9s %9s %8s %10s %7s" % ("contender", "median s", "min s", "max s", "cpu s", "peak MiB", "ratio"))
+    for row in rows:
+        print("%-40s %9.2f %9.2f %9.2f %8.2f %10.1f %7s" % (
+            row["name"], row["median_s"], row["min_s"], row["max_s"], row["cpu_s"], row["peak_rss_mib"],
+            "%.3f" % row["ratio"] if "ratio" in row else "-"))
+    sys.stdout.flush()
+
+
+def make_file(size_gib):
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / ("data-%dg.raw" % size_gib)
+    if not path.exists() or path.stat().st_size != size_gib * GIB:
+        with open(path, "wb") as handle:
+            block = os.urandom(64 * 1024 * 1024)
+            for _ in range(size_gib * 16):
+                handle.write(block)
+    return path
+
+
+def new_image(c, name):
+    body = {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "private"}
+    return c.image.post("/images", json=body).json()["id"]
+
+
+def delete_image(c, image_id):
+    c.image.delete("/images/%s" % image_id)
+
+
+# -- upload ----------------------------------------------------------------------
+
+def upload_contenders(c, path):
+    token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
+    if not endpoint.endswith("/v2"):
+        endpoint += "/v2"
+    sdk_script = ("import openstack,sys; c=openstack.connect(cloud='%s'); "
+                  "c.image.create_image(sys.argv[1], filename=sys.argv[2], disk_format='raw', "
+                  "container_format='bare', allow_duplicates=True, wait=True)" % CLOUD)
+    peer_python = os.environ.get("BENCH_PEER_PYTHON")
+
+    def curl(name):
+        image_id = new_image(c, name)
+        # `Expect:` stops curl waiting a second for a 100-continue that uWSGI never sends.
+        return image_id, ["curl", "-sS", "-f", "-T", str(path), "-H", "Expect:", "-H", "X-Auth-Token: " + token,
+                          "-H", "Content-Type: application/octet-stream", "%s/images/%s/file" % (endpoint, image_id)]
+
+    def ours(name):
+        image_id = new_image(c, name)
+        return image_id, module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)})
+
+    def sdk(name):
+        return None, [sys.executable, "-c", sdk_script, name, str(path)]
+
+    def peer(name):
+        return None, [str(Path(peer_python).parent / "ansible"), "localhost", "-c", "local", "-m",
+                      "openstack.cloud.image", "-a", json.dumps({
+                          "cloud": CLOUD, "name": name, "filename": str(path), "disk_format": "raw",
+                          "container_format": "bare"}),
+                      "-e", "ansible_python_interpreter=%s" % peer_python]
+
+    contenders = [("curl -T (the limit)", curl, module_env()), ("osimages.glance.glance_image_data", ours, module_env()),
+                  ("openstacksdk create_image", sdk, module_env())]
+    if peer_python:
+        contenders.append(("openstack.cloud.image (ansible)", peer, peer_env()))
+    return contenders
+
+
+def bench_upload(sizes, rounds):
+    c = conn()
+    results = {}
+    for size in sizes:
+        path = make_file(size)
+        contenders = upload_contenders(c, path)
+        samples = dict((name, []) for name, _, _ in contenders)
+        for round_no in range(rounds):
+            for name, prepare, env in contenders:
+                image_name = "bench-up-%d-%d-%s" % (size, round_no, re.sub(r"\W", "", name)[:12])
+                image_id, cmd = prepare(image_name)
+                wall, cpu, rss, _out = run_measured(cmd, env)
+                found = list(c.image.images(name=image_name))
+                ids = [image_id] if image_id else [image.id for image in found]
+                for one in ids:
+                    raw = c.image.get("/images/%s" % one).json()
+                    if raw["status"] != "active" or raw["size"] != path.stat().st_size:
+                        raise RuntimeError("%s left image %s %s" % (name, one, raw["status"]))
+                    delete_image(c, one)
+                samples[name].append((wall, cpu, rss))
+        reference = summarize("ref", samples[contenders[0][0]])
+        rows = [summarize(name, samples[name], reference) for name, _, _ in contenders]
+        print_table("upload %d GiB (%d rounds)" % (size, rounds), rows)
+        results["upload_%dg" % size] = rows
+    return results
+
+
+# -- download ----------------------------------------------------------------------
+
+def bench_download(size, rounds):
+    c = conn()
+    path = make_file(size)
+    image_id = new_image(c, "bench-download")
+    subprocess.run(module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)}),
+                   env=module_env(), check=True, capture_output=True)
+    token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
+    if not endpoint.endswith("/v2"):
+        endpoint += "/v2"
+    dest = WORK / "download.raw"
+    contenders = [
+        ("curl GET (the limit)", ["curl", "-sS", "-f", "-o", str(dest), "-H", "X-Auth-Token: " + token,
+                                  "%s/images/%s/file" % (endpoint, image_id)]),
+        ("osimages.glance.glance_image_data", module_cmd("glance_image_data", {
+            "cloud": CLOUD, "image": image_id, "dest": str(dest)})),
+    ]
+    samples = dict((name, []) for name, _ in contenders)
+    try:
+        for _round in range(rounds):
+            for name, cmd in contenders:
+                if dest.exists():
+                    dest.unlink()
+                wall, cpu, rss, _out = run_measured(cmd, module_env())
+                assert dest.stat().st_size == size * GIB
+                samples[name].append((wall, cpu, rss))
+    finally:
+        delete_image(c, image_id)
+        if dest.exists():
+            dest.unlink()
+    reference = summarize("ref", samples[contenders[0][0]])
+    rows = [summarize(name, samples[name], reference) for name, _ in contenders]
+    print_table("download %d GiB, hash verified (%d rounds)" % (size, rounds), rows)
+    return {"download_%dg" % size: rows}
+
+
+# -- read once -------------------------------------------------------------------------
+
+def bench_readonce(size):
+    """strace the module process: how many bytes does it read from the source file?"""
+    c = conn()
+    path = make_file(size)
+    image_id = new_image(c, "bench-readonce")
+    trace = WORK / "strace.log"
+    cmd = ["strace", "-f", "-e", "trace=openat,read", "-e", "abbrev=all", "-o", str(trace)]
+    cmd += module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)})
+    try:
+        subprocess.run(cmd, env=module_env(), check=True, capture_output=True)
+    finally:
+        delete_image(c, image_id)
+    fds, read = set(), 0
+    opened = re.compile(r'^(\d+)\s+openat\(.*"%s".*= (\d+)$' % re.escape(str(path)))
+    reads = re.compile(r"^(\d+)\s+read\((\d+),.*= (\d+)$")
+    for line in trace.read_text().splitlines():
+        match = opened.match(line)
+        if match:
+            fds.add(int(match.group(2)))
+            continue
+        match = reads.match(line)
+        if match and int(match.group(2)) in fds:
+            read += int(match.group(3))
+    trace.unlink()
+    ratio = read / float(path.stat().st_size)
+    print("\n## bytes read from the source file: %d of %d (%.4fx the file size)" % (read, path.stat().st_size, ratio))
+    return {"readonce_%dg" % size: {"bytes_read": read, "file_size": path.stat().st_size, "ratio": ratio}}
+
+
+# -- info -------------------------------------------------------------------------------
+
+def ensure_images(c, count, marker):
+    """Make the demo project hold at least `count` images named with the marker (plus one target)."""
+    have = sum(1 for _ in c.image.images(tag=marker))
+    for index in range(have, count):
+        c.image.post("/images", json={"name": "%s-%05d" % (marker, index), "tags": [marker],
+                                      "visibility": "private"})
+
+
+def bench_info(counts, rounds):
+    c = conn()
+    marker = "bench-info-filler"
+    target = "bench-info-target"
+    if not list(c.image.images(name=target)):
+        c.image.post("/images", json={"name": target, "visibility": "private"})
+    peer_python = os.environ.get("BENCH_PEER_PYTHON")
+    results = {}
+    for count in counts:
+        ensure_images(c, count, marker)
+        contenders = [("osimages.glance.glance_image_info", module_cmd(
+            "glance_image_info", {"cloud": CLOUD, "image": target}), module_env())]
+        if peer_python:
+            contenders.append(("openstack.cloud.image_info (ansible)", [
+                str(Path(peer_python).parent / "ansible"), "localhost", "-c", "local", "-m",
+                "openstack.cloud.image_info", "-a", json.dumps({"cloud": CLOUD, "image": target}),
+                "-e", "ansible_python_interpreter=%s" % peer_python], peer_env()))
+        samples = dict((name, []) for name, _, _ in contenders)
+        for _round in range(rounds):
+            for name, cmd, env in contenders:
+                wall, cpu, rss, _out = run_measured(cmd, env)
+                samples[name].append((wall, cpu, rss))
+        rows = [summarize(name, samples[name]) for name, _, _ in contenders]
+        print_table("name-filtered info with %d images in the project (%d rounds)" % (count, rounds), rows)
+        results["info_%d" % count] = rows
+    if len(counts) > 1:
+        for index, (name, _, _) in enumerate(contenders):
+            small = results["info_%d" % counts[0]][index]["median_s"]
+            large = results["info_%d" % counts[-1]][index]["median_s"]
+            print("%-40s %d images / %d images: %.3f" % (name, counts[-1], counts[0], large / small))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["upload", "download", "readonce", "info"])
+    parser.add_argument("--sizes", default="1,4")
+    parser.add_argument("--size", type=int, default=1)
+    parser.add_argument("--counts", default="200,5000")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", help="append the results to this JSON file")
+    args = parser.parse_args()
+    if args.what == "upload":
+        results = bench_upload([int(size) for size in args.sizes.split(",")], args.rounds)
+    elif args.what == "download":
+        results = bench_download(args.size, args.rounds)
+    elif args.what == "readonce":
+        results = bench_readonce(args.size)
+    else:
+        results = bench_info([int(count) for count in args.counts.split(",")], args.rounds)
+    if args.json:
+        path = Path(args.json)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data.update(results)
+        data["machine"] = {"cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+        path.write_text(json.dumps(data, indent=2))
+
+
+if __name__ == "__main__":
+    main()
