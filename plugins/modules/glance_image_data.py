@@ -210,11 +210,12 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import CHUNK_SIZE
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import DOWNLOAD_CHUNK_SIZE
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import BackgroundHasher
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import UploadBody
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import WriteBehind
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import check_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
@@ -486,12 +487,18 @@ class GlanceImageDataModule(GlanceModule):
         try:
             response = self.api.open_download(raw)
             with os.fdopen(handle, "wb") as out:
-                for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
-                    hasher.feed(chunk)
-                    out.write(chunk)
-                    progress.add(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
+                syncer = WriteBehind(out.fileno())
+                try:
+                    for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK_SIZE):
+                        hasher.feed(chunk)
+                        out.write(chunk)
+                        out.flush()  # hand the bytes to the kernel, so that WriteBehind can sync them
+                        syncer.wrote(len(chunk))
+                        progress.add(len(chunk))
+                except BaseException:
+                    syncer.finish(sync=False)
+                    raise
+                syncer.finish()
             digest = hasher.digests()[algo]
             if digest != raw.get("os_hash_value"):
                 raise ChecksumMismatch(

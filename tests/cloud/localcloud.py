@@ -11,6 +11,8 @@ cloud without editing files:
   LOCALCLOUD_TOKEN_EXPIRATION (3600)  seconds a Keystone token lives
   LOCALCLOUD_IMAGE_SIZE_CAP  (unset)  Glance [DEFAULT] image_size_cap, bytes
   LOCALCLOUD_STORAGE_QUOTA   (unset)  Glance [DEFAULT] user_storage_quota
+  LOCALCLOUD_DB              (sqlite) or postgresql: Debian's PostgreSQL cluster on
+                                      127.0.0.1, for tests with concurrent writers
 
 A changed setting restarts the services on the next ``up``.
 """
@@ -34,6 +36,9 @@ DOMAIN = "Default"
 # Ordinary projects, each with one user of the same name holding `member`.
 MEMBER_PROJECTS = ("demo", "alt")
 STORES = ("fast", "cheap")
+DB = os.environ.get("LOCALCLOUD_DB", "sqlite")
+PG_PORT = int(os.environ.get("LOCALCLOUD_PG_PORT", "5432"))
+PG_ROLE = "osimages"
 
 STATE = Path(os.environ["LOCALCLOUD_DIR"]).resolve()
 VENV = Path(os.environ["LOCALCLOUD_VENV"]).resolve()
@@ -71,14 +76,16 @@ def settings():
         "token_expiration": int(os.environ.get("LOCALCLOUD_TOKEN_EXPIRATION", "3600")),
         "image_size_cap": os.environ.get("LOCALCLOUD_IMAGE_SIZE_CAP", ""),
         "storage_quota": os.environ.get("LOCALCLOUD_STORAGE_QUOTA", ""),
+        "db": DB,
     }
 
 
 def load_secrets():
-    if SECRETS.exists():
-        return json.loads(SECRETS.read_text())
-    values = {user: secrets.token_urlsafe(18) for user in ("admin", "glance", *MEMBER_PROJECTS)}
-    write_private(SECRETS, json.dumps(values, indent=2))
+    values = json.loads(SECRETS.read_text()) if SECRETS.exists() else {}
+    missing = [user for user in ("admin", "glance", "database", *MEMBER_PROJECTS) if user not in values]
+    if missing:
+        values.update((user, secrets.token_urlsafe(18)) for user in missing)
+        write_private(SECRETS, json.dumps(values, indent=2))
     return values
 
 
@@ -98,12 +105,24 @@ def ini(sections):
     return "\n".join(lines)
 
 
-def keystone_conf(cfg):
+def database_url(service, pw):
+    if DB == "sqlite":
+        return f"sqlite:///{DATA / (service + '.sqlite')}"
+    return f"postgresql+psycopg2://{PG_ROLE}:{pw['database']}@{HOST}:{PG_PORT}/{pg_database(service)}"
+
+
+def pg_database(service):
+    # One pair of databases per state folder, so that two local clouds never share one.
+    suffix = hashlib.sha256(str(STATE).encode()).hexdigest()[:8]
+    return f"osimages_{service}_{suffix}"
+
+
+def keystone_conf(cfg, pw):
     return ini({
         "DEFAULT": {"use_stderr": "true"},
         # The fewest bcrypt rounds: every test authenticates many times, and these are throwaway passwords.
         "identity": {"password_hash_rounds": 4},
-        "database": {"connection": f"sqlite:///{DATA / 'keystone.sqlite'}"},
+        "database": {"connection": database_url("keystone", pw)},
         "token": {"provider": "fernet", "expiration": cfg["token_expiration"]},
         "fernet_tokens": {"key_repository": DATA / "fernet-keys"},
         "fernet_receipts": {"key_repository": DATA / "fernet-receipts"},
@@ -123,7 +142,7 @@ def glance_conf(cfg, pw):
             "image_size_cap": cfg["image_size_cap"],
             "user_storage_quota": cfg["storage_quota"],
         },
-        "database": {"connection": f"sqlite:///{DATA / 'glance.sqlite'}"},
+        "database": {"connection": database_url("glance", pw)},
         "glance_store": {"default_backend": STORES[0]},
         **stores,
         # Imports fail unless the reserved stores have somewhere to write.
@@ -150,7 +169,7 @@ def glance_conf(cfg, pw):
 def write_configs(cfg, pw):
     (ETC / "keystone").mkdir(parents=True, exist_ok=True)
     (ETC / "glance").mkdir(parents=True, exist_ok=True)
-    write_private(ETC / "keystone" / "keystone.conf", keystone_conf(cfg))
+    write_private(ETC / "keystone" / "keystone.conf", keystone_conf(cfg, pw))
     write_private(ETC / "glance" / "glance-api.conf", glance_conf(cfg, pw))
     shutil.copy(VENV / "etc" / "glance" / "glance-api-paste.ini", ETC / "glance" / "glance-api-paste.ini")
     for sub in ("stores/fast", "stores/cheap", "staging", "tasks"):
@@ -248,6 +267,55 @@ def stop(name):
 
 def running(name):
     return pid_of(name) is not None and probe(SERVICES[name]["probe"]) in SERVICES[name]["ready"]
+
+
+# --- PostgreSQL ----------------------------------------------------------------
+
+def as_postgres(*cmd):
+    return run("runuser", "-u", "postgres", "--", *cmd)
+
+
+def psql(sql, database="postgres"):
+    # Over the local socket, where Debian lets the postgres user in without a password.
+    return as_postgres("psql", "-p", str(PG_PORT), "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql)
+
+
+def ensure_postgres(pw):
+    """Start Debian's PostgreSQL cluster (loopback only by default) and create our role and databases."""
+    if not shutil.which("pg_lsclusters"):
+        sys.exit("localcloud: LOCALCLOUD_DB=postgresql needs Debian's postgresql package (apt-get install postgresql)")
+    clusters = [line.split() for line in run("pg_lsclusters", "-h").splitlines() if line.strip()]
+    ours = [c for c in clusters if int(c[2]) == PG_PORT]
+    if not ours:
+        version = sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        run("pg_createcluster", "-p", str(PG_PORT), version, "osimages")
+        clusters = [line.split() for line in run("pg_lsclusters", "-h").splitlines() if line.strip()]
+        ours = [c for c in clusters if int(c[2]) == PG_PORT]
+    version, name, _port, status = ours[0][:4]
+    if status != "online":
+        log(f"starting PostgreSQL {version}/{name} on {HOST}:{PG_PORT}")
+        run("pg_ctlcluster", version, name, "start")
+    for _ in range(60):
+        if subprocess.run(["pg_isready", "-h", HOST, "-p", str(PG_PORT)], capture_output=True,
+                          check=False).returncode == 0:
+            break
+        time.sleep(0.5)
+    password = pw["database"].replace("'", "''")
+    if not psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_ROLE}'").strip():
+        psql(f"CREATE ROLE {PG_ROLE} LOGIN PASSWORD '{password}'")
+    else:
+        psql(f"ALTER ROLE {PG_ROLE} PASSWORD '{password}'")
+    for service in ("keystone", "glance"):
+        database = pg_database(service)
+        if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'").strip():
+            psql(f"CREATE DATABASE {database} OWNER {PG_ROLE}")
+
+
+def drop_postgres_databases():
+    if DB != "postgresql" or not shutil.which("pg_lsclusters"):
+        return
+    for service in ("keystone", "glance"):
+        psql(f"DROP DATABASE IF EXISTS {pg_database(service)}")
 
 
 # --- bootstrap ---------------------------------------------------------------
@@ -357,6 +425,8 @@ def cmd_up():
             stop(name)
     write_configs(cfg, pw)
     fp_file.write_text(fingerprint)
+    if DB == "postgresql":
+        ensure_postgres(pw)
 
     bootstrap_keystone(pw)
     if not running("keystone"):
@@ -375,8 +445,10 @@ def cmd_up():
 def cmd_down(purge=False):
     for name in ("glance", "keystone"):
         stop(name)
-    if purge and STATE.exists():
-        shutil.rmtree(STATE)
+    if purge:
+        drop_postgres_databases()
+        if STATE.exists():
+            shutil.rmtree(STATE)
     log("down" + (" (state purged)" if purge else ""))
 
 
