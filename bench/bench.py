@@ -147,7 +147,7 @@ def make_file(size_gib):
     if not path.exists() or path.stat().st_size != size_gib * GIB:
         with open(path, "wb") as handle:
             block = os.urandom(64 * 1024 * 1024)
-            for _ in range(size_gib * 16):
+            for dummy in range(size_gib * 16):
                 handle.write(block)
     return path
 
@@ -205,7 +205,7 @@ def bench_upload(sizes, rounds):
     for size in sizes:
         path = make_file(size)
         contenders = upload_contenders(c, path)
-        samples = dict((name, []) for name, _, _ in contenders)
+        samples = dict((name, []) for name, dummy_prepare, dummy_env in contenders)
         for round_no in range(rounds):
             for name, prepare, env in contenders:
                 image_name = "bench-up-%d-%d-%s" % (size, round_no, re.sub(r"\W", "", name)[:12])
@@ -220,7 +220,7 @@ def bench_upload(sizes, rounds):
                     delete_image(c, one)
                 samples[name].append((wall, cpu, rss))
         reference = summarize("ref", samples[contenders[0][0]])
-        rows = [summarize(name, samples[name], reference) for name, _, _ in contenders]
+        rows = [summarize(name, samples[name], reference) for name, dummy_prepare, dummy_env in contenders]
         print_table("upload %d GiB (%d rounds)" % (size, rounds), rows)
         results["upload_%dg" % size] = rows
     return results
@@ -248,9 +248,9 @@ def bench_download(size, rounds):
         ("osimages.glance.glance_image_data", module_cmd("glance_image_data", {
             "cloud": CLOUD, "image": image_id, "dest": str(dest)})),
     ]
-    samples = dict((name, []) for name, _ in contenders)
+    samples = dict((name, []) for name, dummy_cmd in contenders)
     try:
-        for _round in range(rounds):
+        for dummy in range(rounds):
             for name, cmd in contenders:
                 if dest.exists():
                     dest.unlink()
@@ -262,7 +262,7 @@ def bench_download(size, rounds):
         if dest.exists():
             dest.unlink()
     reference = summarize("ref", samples[contenders[0][0]])
-    rows = [summarize(name, samples[name], reference) for name, _ in contenders]
+    rows = [summarize(name, samples[name], reference) for name, dummy_cmd in contenders]
     print_table("download %d GiB, hash verified (%d rounds)" % (size, rounds), rows)
     return {"download_%dg" % size: rows}
 
@@ -307,7 +307,7 @@ def bench_readonce(size):
 
 def ensure_images(c, count, marker):
     """Make the demo project hold at least `count` images named with the marker (plus one target)."""
-    have = sum(1 for _ in c.image.images(tag=marker))
+    have = sum(1 for dummy in c.image.images(tag=marker))
     for index in range(have, count):
         c.image.post("/images", json={"name": "%s-%05d" % (marker, index), "tags": [marker],
                                       "visibility": "private"})
@@ -330,19 +330,19 @@ def bench_info(counts, rounds):
                 str(Path(peer_python).parent / "ansible"), "localhost", "-c", "local", "-m",
                 "openstack.cloud.image_info", "-a", json.dumps({"cloud": CLOUD, "image": target}),
                 "-e", "ansible_python_interpreter=%s" % peer_python], peer_env()))
-        samples = dict((name, []) for name, _, _ in contenders)
-        for _round in range(rounds):
+        samples = dict((name, []) for name, dummy_prepare, dummy_env in contenders)
+        for dummy in range(rounds):
             for name, cmd, env in contenders:
                 wall, cpu, rss, _out = run_measured(cmd, env)
                 samples[name].append((wall, cpu, rss))
-        rows = [summarize(name, samples[name]) for name, _, _ in contenders]
+        rows = [summarize(name, samples[name]) for name, dummy_prepare, dummy_env in contenders]
         print_table("name-filtered info with %d images in the project (%d rounds)" % (count, rounds), rows)
         results["info_%d" % count] = rows
     # The filler images would slow everything else that lists the project's images: remove them.
     for image in list(c.image.images(tag=marker)) + list(c.image.images(name=target)):
         delete_image(c, image.id)
     if len(counts) > 1:
-        for index, (name, _, _) in enumerate(contenders):
+        for index, (name, dummy_cmd, dummy_env) in enumerate(contenders):
             small = results["info_%d" % counts[0]][index]["median_s"]
             large = results["info_%d" % counts[-1]][index]["median_s"]
             print("%-40s %d images / %d images: %.3f" % (name, counts[-1], counts[0], large / small))

@@ -295,7 +295,7 @@ def ensure_postgres(pw):
     if status != "online":
         log(f"starting PostgreSQL {version}/{name} on {HOST}:{PG_PORT}")
         run("pg_ctlcluster", version, name, "start")
-    for _ in range(60):
+    for dummy in range(60):
         if subprocess.run(["pg_isready", "-h", HOST, "-p", str(PG_PORT)], capture_output=True,
                           check=False).returncode == 0:
             break

@@ -1,0 +1,70 @@
+"""Concurrent writers on the local cloud backed by PostgreSQL (LOCALCLOUD_DB=postgresql).
+
+sqlite answers HTTP 500 "database is locked" to concurrent writes, so concurrency is measured on a second local
+cloud that keeps Keystone's and Glance's data in Debian's PostgreSQL. It runs beside the default cloud, on its own
+ports and state folder, and is stopped (not purged) at the end.
+"""
+import collections
+import os
+import subprocess
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openstack
+import pytest
+
+LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
+PG_ENV = {"LOCALCLOUD_DB": "postgresql", "LOCALCLOUD_KEYSTONE_PORT": "15000", "LOCALCLOUD_GLANCE_PORT": "19292"}
+
+
+@pytest.fixture(scope="module")
+def pg_clouds_yaml():
+    env = dict(os.environ, **PG_ENV)
+    env.pop("LOCALCLOUD_DIR", None)
+    proc = subprocess.run([str(LOCALCLOUD), "up"], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    path = proc.stdout.strip().split("=", 1)[1]
+    yield path
+    subprocess.run([str(LOCALCLOUD), "down"], env=env, capture_output=True, check=False)
+
+
+def test_ten_parallel_writers_get_no_server_errors(pg_clouds_yaml, monkeypatch):
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", pg_clouds_yaml)
+    statuses = collections.Counter()
+    lock = threading.Lock()
+    name = "pg-writers-%s" % uuid.uuid4().hex[:6]
+
+    def writer(index):
+        conn = openstack.connect(cloud="demo")
+        for dummy in range(10):
+            created = conn.image.post("/images", json={"name": "%s-%d" % (name, index)})
+            deleted = conn.image.delete("/images/%s" % created.json()["id"]) if created.status_code == 201 else None
+            with lock:
+                statuses["create %d" % created.status_code] += 1
+                if deleted is not None:
+                    statuses["delete %d" % deleted.status_code] += 1
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(writer, range(10)))
+    assert statuses == {"create 201": 100, "delete 204": 100}, statuses
+
+
+def test_ten_parallel_module_runs(pg_clouds_yaml, run_module, monkeypatch):
+    name = "pg-module-%s-" % uuid.uuid4().hex[:6]
+    env = {"OS_CLIENT_CONFIG_FILE": pg_clouds_yaml}
+
+    def create(index):
+        return run_module("glance_image", {"name": name + str(index), "tags": ["pg"], "visibility": "private"},
+                          env=env)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(create, range(10)))
+    assert all(result["changed"] and not result["failed"] for result in results), [r.get("msg") for r in results]
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", pg_clouds_yaml)
+    conn = openstack.connect(cloud="demo")
+    mine = [image for image in conn.image.images(tag="pg") if image.name.startswith(name)]
+    assert len(mine) == 10
+    for image in mine:
+        conn.image.delete_image(image.id)
