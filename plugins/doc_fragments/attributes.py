@@ -42,3 +42,15 @@ attributes:
     membership:
       - osimages.glance.glance
 """
+
+    # Modules that work on local files only: no cloud, so no action group.
+    LOCAL_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""

@@ -34,9 +34,11 @@ class GlanceModule(object):
     module_kwargs = {}
     # Modules that wait for Glance (uploads, imports) add wait/timeout with this default.
     wait_timeout = None
+    # Modules that only work on local files (disk_image, disk_image_boot) take no connection options.
+    uses_cloud = True
 
     def __init__(self, connect=None):
-        spec = connection_spec()
+        spec = connection_spec() if self.uses_cloud else {}
         if self.wait_timeout is not None:
             spec.update(wait_spec(self.wait_timeout))
         spec.update(self.argument_spec)

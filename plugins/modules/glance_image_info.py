@@ -91,6 +91,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+project_id:
+  description:
+    - The ID of the project the query ran as. The role C(osimages.glance.image_publish) derives deterministic image IDs from it.
+  returned: always
+  type: str
+  sample: 0a3e6d1f3b2c4a0f9e8d7c6b5a493827
 images:
   description:
     - The matching images, in Glance's order (or O(sort)'s), as the same dicts that M(osimages.glance.glance_image)
@@ -157,7 +163,8 @@ class GlanceImageInfoModule(GlanceModule):
             if params["image"]:
                 query["name"] = params["image"]
             raws = self.api.iter_images(query, limit=params["limit"])
-        return dict(changed=False, images=[self._normalize(raw) for raw in raws])
+        images = [self._normalize(raw) for raw in raws]
+        return dict(changed=False, images=images, project_id=self.api.project_id)
 
     def _normalize(self, raw):
         members = None

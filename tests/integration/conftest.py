@@ -6,6 +6,7 @@ The local cloud is started by tests/run-all (tests/cloud/localcloud up).
 """
 import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ import openstack
 import pytest
 from harness import CALLBACKS
 from harness import ModuleRunner
+from harness import PlaybookRunner
 
 
 def _require_cloud():
@@ -72,6 +74,34 @@ def ansible_env(clouds_yaml):
 @pytest.fixture(scope="session")
 def run_module(ansible_env):
     return ModuleRunner(ansible_env)
+
+
+@pytest.fixture(scope="session")
+def playbook_env(clouds_yaml):
+    """ansible-playbook with its default output (read for the recap and error messages)."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+    )
+    return env
+
+
+@pytest.fixture
+def run_playbook(playbook_env, tmp_path):
+    return PlaybookRunner(playbook_env, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def fixture_image(tmp_path_factory):
+    """A 12 MiB bootable raw disk (syslinux, Debian's kernel, busybox), made by the project's script."""
+    path = tmp_path_factory.mktemp("fixture") / "fixture.raw"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make-fixture-image"
+    subprocess.run([str(script), str(path)], check=True, timeout=900)
+    return path
 
 
 @pytest.fixture

@@ -50,3 +50,45 @@ class ModuleRunner:
         result["failed"] = result.get("_status") != "ok"
         result["_output"] = proc.stdout + proc.stderr
         return result
+
+
+class PlaybookRunner:
+    """Runs a playbook of tests/integration/playbooks with extra vars; returns (rc, output, facts).
+
+    The playbooks write what they produced to ``result_file``; ``changed`` is read off the recap.
+    """
+
+    def __init__(self, env, tmp_dir):
+        self.env = env
+        self.tmp_dir = Path(tmp_dir)
+        self.count = 0
+
+    def __call__(self, playbook, extra_vars, check=False, env=None):
+        self.count += 1
+        result_file = self.tmp_dir / ("result-%d.json" % self.count)
+        extra = dict(extra_vars, result_file=str(result_file))
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+               str(HERE / "playbooks" / playbook), "-e", json.dumps(extra)]
+        if check:
+            cmd.append("--check")
+        proc = subprocess.run(cmd, env=dict(self.env, **(env or {})), capture_output=True, text=True,
+                              timeout=1800, check=False)
+        output = proc.stdout + proc.stderr
+        OUTPUT_LOG.append(output)
+        facts = json.loads(result_file.read_text()) if proc.returncode == 0 and result_file.exists() else None
+        return PlaybookResult(proc.returncode, output, facts)
+
+
+class PlaybookResult:
+    def __init__(self, rc, output, facts):
+        self.rc = rc
+        self.output = output
+        self.facts = facts
+
+    @property
+    def changed(self):
+        """The recap's changed count."""
+        for line in self.output.splitlines():
+            if line.startswith("localhost") and "changed=" in line:
+                return int(line.split("changed=")[1].split()[0])
+        raise AssertionError("no play recap in:\n" + self.output)

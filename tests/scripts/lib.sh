@@ -66,6 +66,9 @@ link_collection() {
     export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
 }
 
+# What the image modules and roles run on this host: qemu-img, qemu, mmdebstrap, mkfs.ext4, cloud-localds.
+IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils)
+
 start_cloud() {
     local line
     line=$("$REPO/tests/cloud/localcloud" up)

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""Local disk image files: real format, safety, qemu-img commands, build manifests, boot tests.
+
+The format and safety checks use oslo.utils' ``format_inspector``, the code Glance itself runs
+on uploaded data. They run before qemu-img ever opens a file: ``qemu-img convert`` follows a
+qcow2 backing file or a VMDK extent and would copy a host file into the output.
+Functions here that decide things are pure; those that run commands take a ``run`` callable
+with AnsibleModule.run_command's signature.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import select
+import subprocess
+import time
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+
+try:
+    from oslo_utils.imageutils import format_inspector
+    HAS_FORMAT_INSPECTOR = True
+except ImportError:
+    format_inspector = None
+    HAS_FORMAT_INSPECTOR = False
+
+FORMAT_INSPECTOR_REQUIREMENT = "oslo.utils[image-inspection]>=7.3.0"
+GIB = 1024 ** 3
+# Formats the inspector recognises, as Glance disk_format names. A GPT-partitioned raw disk is raw.
+INSPECTABLE_FORMATS = ("raw", "qcow2", "vhd", "vhdx", "vmdk", "vdi", "iso")
+INSPECTOR_TO_DISK_FORMAT = {"gpt": "raw"}
+# Glance disk_format -> qemu-img format name.
+QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi", "iso": "raw"}
+CONVERTIBLE_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx")
+QEMU_IMG_CHECK_NOT_SUPPORTED = 63
+QEMU_IMG_CHECK_LEAKS = 3
+
+
+class UnsafeImageError(GlanceError):
+    """The file references other files or is not what it claims to be."""
+
+
+def inspect_file(path):
+    """Return {format, virtual_size} of a local image file; raise UnsafeImageError when it is unsafe.
+
+    A file the inspector cannot parse as any known format is reported as raw, as Glance does.
+    """
+    if not HAS_FORMAT_INSPECTOR:
+        raise ValidationError("inspecting %s needs the Python library %s on the host running the module"
+                              % (path, FORMAT_INSPECTOR_REQUIREMENT))
+    try:
+        inspector = format_inspector.detect_file_format(path)
+    except format_inspector.ImageFormatError as exc:
+        raise UnsafeImageError("refusing %s: its format cannot be determined safely (%s)" % (path, exc))
+    except (IOError, OSError) as exc:
+        raise ValidationError("cannot read %s: %s" % (path, exc))
+    name = inspector.NAME if inspector is not None else "raw"
+    try:
+        if inspector is not None:
+            inspector.safety_check()
+    except format_inspector.SafetyCheckFailed as exc:
+        reasons = "; ".join("%s: %s" % (check, failure) for check, failure in sorted(exc.failures.items()))
+        raise UnsafeImageError("refusing %s (%s): it failed the safety checks Glance runs: %s" % (path, name, reasons),
+                               detected_format=name)
+    except format_inspector.ImageFormatError as exc:
+        raise UnsafeImageError("refusing %s (%s): %s" % (path, name, exc), detected_format=name)
+    disk_format = INSPECTOR_TO_DISK_FORMAT.get(name, name)
+    # The inspector stops reading early; a raw disk's virtual size is the whole file.
+    virtual_size = os.path.getsize(path) if disk_format in ("raw", "iso") else inspector.virtual_size
+    return dict(format=disk_format, virtual_size=virtual_size)
+
+
+def format_mismatch(path, detected, declared):
+    """The error message when a file's real format is not the declared one (pure), else None."""
+    if declared is None or detected == declared:
+        return None
+    return ("%s is %s, not %s as declared; refusing it before anything reads it as %s"
+            % (path, detected, declared, declared))
+
+
+def min_disk_gib(virtual_size):
+    """Glance's min_disk for a virtual size in bytes: GiB, rounded up (pure)."""
+    return max(1, -(-int(virtual_size) // GIB))
+
+
+def convert_command(src, src_format, dest, dest_format, compression="none"):
+    """The qemu-img convert argv (pure).
+
+    VHD is qemu's ``vpc``: it must be named explicitly to read a fixed VHD, and written with
+    ``force_size`` so the virtual size is exact instead of rounded to the VHD geometry.
+    """
+    if dest_format not in CONVERTIBLE_FORMATS:
+        raise ValidationError("cannot convert to %s; supported: %s" % (dest_format, ", ".join(CONVERTIBLE_FORMATS)))
+    if compression not in ("none", None) and dest_format != "qcow2":
+        raise ValidationError("compression %s applies to qcow2 only, not %s" % (compression, dest_format))
+    argv = ["qemu-img", "convert", "-q", "-f", QEMU_FORMATS[src_format], "-O", QEMU_FORMATS[dest_format]]
+    if dest_format == "qcow2" and compression == "zstd":
+        argv += ["-c", "-o", "compression_type=zstd"]
+    elif dest_format == "qcow2" and compression == "zlib":
+        argv += ["-c"]
+    elif dest_format == "vhd":
+        argv += ["-o", "subformat=dynamic,force_size=on"]
+    return argv + [src, dest]
+
+
+def compare_command(src, src_format, dest, dest_format):
+    return ["qemu-img", "compare", "-q", "-f", QEMU_FORMATS[src_format], "-F", QEMU_FORMATS[dest_format], src, dest]
+
+
+def check_command(path, disk_format):
+    return ["qemu-img", "check", "-q", "-f", QEMU_FORMATS[disk_format], path]
+
+
+def qemu_img_check(run, path, disk_format):
+    """Run qemu-img check; return warnings. Raises GlanceError on corruption."""
+    rc, out, err = run(check_command(path, disk_format))
+    if rc in (0, QEMU_IMG_CHECK_NOT_SUPPORTED):
+        return []
+    if rc == QEMU_IMG_CHECK_LEAKS:
+        return ["qemu-img check found leaked clusters in %s (harmless, but the image wastes space)" % path]
+    raise GlanceError("qemu-img check reports %s (%s) as damaged (exit %d): %s"
+                      % (path, disk_format, rc, (err or out).strip()))
+
+
+def convert_and_compare(run, src, src_format, dest, dest_format, compression="none"):
+    """Convert src to a temporary file beside dest, compare the two, then move it into place."""
+    temporary = "%s.partial" % dest
+    try:
+        rc, out, err = run(convert_command(src, src_format, temporary, dest_format, compression))
+        if rc != 0:
+            raise GlanceError("qemu-img convert of %s (%s) to %s failed (exit %d): %s"
+                              % (src, src_format, dest_format, rc, (err or out).strip()))
+        rc, out, err = run(compare_command(src, src_format, temporary, dest_format))
+        if rc != 0:
+            raise GlanceError("qemu-img compare: the %s conversion of %s differs from its source (exit %d): %s"
+                              % (dest_format, src, rc, (err or out).strip()))
+        os.rename(temporary, dest)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def manifest_path(artifact_path):
+    return "%s.manifest.json" % artifact_path
+
+
+def read_manifest(artifact_path):
+    try:
+        with open(manifest_path(artifact_path)) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def write_manifest(artifact_path, manifest):
+    temporary = manifest_path(artifact_path) + ".partial"
+    with open(temporary, "w") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+    os.rename(temporary, manifest_path(artifact_path))
+
+
+def manifest_is_current(recorded, wanted, artifact_sha512):
+    """True when the artifact on disk was built from exactly the wanted inputs (pure).
+
+    ``wanted`` holds every input (source digest, target format, compression, caller inputs);
+    the recorded manifest must hold the same and the artifact's own digest must be unchanged.
+    """
+    if not recorded or artifact_sha512 is None:
+        return False
+    if recorded.get("artifact_sha512") != artifact_sha512:
+        return False
+    return all(recorded.get(key) == value for key, value in wanted.items())
+
+
+# --- boot tests ---------------------------------------------------------------------------------
+
+def kvm_probe_command(qemu):
+    """A qemu run that aborts at once where KVM cannot run ``-cpu host`` (the device node is not proof)."""
+    return [qemu, "-accel", "kvm", "-cpu", "host", "-nodefaults", "-display", "none", "-S", "-monitor", "none"]
+
+
+def probe_kvm(qemu, seconds=3):
+    """True when qemu keeps running with KVM for ``seconds``: it failed fast otherwise."""
+    if not os.path.exists("/dev/kvm"):
+        return False
+    with open(os.devnull, "wb") as devnull:
+        try:
+            process = subprocess.Popen(kvm_probe_command(qemu), stdout=devnull, stderr=devnull)
+        except OSError:
+            return False
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if process.poll() is not None:
+                return False
+            time.sleep(0.1)
+        process.kill()
+        process.wait()
+    return True
+
+
+def boot_command(qemu, path, disk_format, accel, memory, kernel=None, initrd=None, append=None, seed=None):
+    """The qemu argv for a throw-away boot: snapshot=on, so the artifact itself is never written (pure)."""
+    argv = [qemu, "-accel", accel, "-m", str(memory), "-nodefaults", "-display", "none", "-no-reboot",
+            "-serial", "stdio", "-monitor", "none"]
+    if accel == "kvm":
+        argv += ["-cpu", "host"]
+    argv += ["-drive", "file=%s,format=%s,if=virtio,snapshot=on" % (path, QEMU_FORMATS[disk_format])]
+    if seed:
+        argv += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % seed]
+    if kernel:
+        argv += ["-kernel", kernel]
+        if initrd:
+            argv += ["-initrd", initrd]
+        argv += ["-append", append or "root=/dev/vda console=ttyS0"]
+    return argv
+
+
+def watch_console(argv, pattern, timeout, log_path=None):
+    """Run argv, reading its serial console until ``pattern`` appears, the VM stops, or ``timeout``.
+
+    Returns (matched, console_text, seconds). The VM is always stopped before returning.
+    """
+    started = time.time()
+    console = bytearray()
+    wanted = pattern.encode("utf-8")
+    log = open(log_path, "wb") if log_path else None
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    matched = False
+    try:
+        while time.time() - started < timeout:
+            ready, dummy, dummy = select.select([process.stdout], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            console.extend(chunk)
+            if log:
+                log.write(chunk)
+                log.flush()
+            if wanted in console:
+                matched = True
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        if log:
+            log.close()
+    return matched, console.decode("utf-8", "replace"), round(time.time() - started, 1)

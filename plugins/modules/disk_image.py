@@ -1,0 +1,274 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: disk_image
+short_description: Verify a local disk image file and convert it into a checked artifact
+version_added: 0.2.0
+description:
+  - Detects the real format of O(src) with oslo.utils' C(format_inspector), the code Glance itself runs, and
+    refuses a qcow2 with a backing file or an external data-file, a VMDK whose extents point outside the file,
+    and any file whose format differs from O(format), before C(qemu-img) opens it.
+  - Runs C(qemu-img check), converts to O(dest_format) when O(dest) is given, and compares the result with its
+    source using C(qemu-img compare). The conversion is written beside O(dest) and moved into place only once it
+    has been compared, so O(dest) never holds a partial file.
+  - A manifest of every input (the source's SHA-512, the target format, the compression and O(inputs)) is kept
+    next to O(dest) as C(<dest>.manifest.json). When it matches and O(dest) is unchanged, nothing is rebuilt.
+  - Works on the host the task runs on; it does not talk to any cloud.
+author:
+  - osimages.glance contributors (@osimages)
+options:
+  src:
+    description:
+      - The disk image file to verify (and convert).
+    type: path
+    required: true
+  format:
+    description:
+      - The format O(src) must be, as a Glance C(disk_format). Unset means whatever the inspector finds.
+    type: str
+    choices: [raw, qcow2, vhd, vhdx, vmdk, vdi, iso]
+  dest:
+    description:
+      - Where to write the converted artifact. Unset means O(src) itself is the artifact.
+    type: path
+  dest_format:
+    description:
+      - The format to convert to. Defaults to the format of O(src).
+      - A VHD is written as a dynamic VHD with its exact virtual size.
+    type: str
+    choices: [raw, qcow2, vmdk, vhd, vhdx]
+  compression:
+    description:
+      - Compress the clusters of a qcow2 artifact. V(zstd) is several times faster than V(zlib); V(zlib) is
+        readable by older qemu releases.
+    type: str
+    choices: [none, zlib, zstd]
+    default: none
+  inputs:
+    description:
+      - Further build inputs to record in the manifest (elements, variables, backend version...). A change to any
+        of them rebuilds the artifact.
+    type: dict
+    default: {}
+  source:
+    description:
+      - Where the image came from (a URL, a build description), recorded as the artifact's C(source).
+      - Defaults to O(src).
+    type: str
+  force:
+    description:
+      - Rebuild even when the manifest matches.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - osimages.glance.attributes.LOCAL_MODULE
+requirements:
+  - oslo.utils[image-inspection] >= 7.3.0 (Python, on the host running the task)
+  - qemu-img (Debian package qemu-utils)
+notes:
+  - The role C(osimages.glance.image_build) runs this module as its verification step; its RV(artifact) is the
+    role's C(image_build_artifact) fact.
+seealso:
+  - module: osimages.glance.disk_image_boot
+  - module: osimages.glance.glance_image_data
+"""
+
+EXAMPLES = r"""
+- name: Check a downloaded cloud image and convert it to zstd-compressed qcow2
+  osimages.glance.disk_image:
+    src: /var/cache/images/debian-13-genericcloud-amd64.qcow2
+    format: qcow2
+    dest: /srv/artifacts/debian-13.qcow2
+    dest_format: qcow2
+    compression: zstd
+    source: https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2
+  register: debian
+
+- name: Only verify a local raw image (nothing is written)
+  osimages.glance.disk_image:
+    src: /srv/artifacts/appliance.raw
+    format: raw
+"""
+
+RETURN = r"""
+artifact:
+  description: The verified artifact, ready for M(osimages.glance.glance_image_data).
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The artifact file.
+      type: str
+    disk_format:
+      description: Its Glance C(disk_format).
+      type: str
+    container_format:
+      description: Its Glance C(container_format) (always V(bare)).
+      type: str
+    size:
+      description: Its size in bytes (null in check mode before it exists).
+      type: int
+    virtual_size:
+      description: The size of the disk it holds, in bytes.
+      type: int
+    min_disk:
+      description: The virtual size in GiB, rounded up, for Glance's C(min_disk).
+      type: int
+    sha512:
+      description: Its SHA-512, hex (null in check mode before it exists).
+      type: str
+    source:
+      description: O(source), or O(src).
+      type: str
+    source_sha512:
+      description: The SHA-512 of O(src).
+      type: str
+    build_date:
+      description: When the artifact was made (UTC, ISO 8601); kept from the manifest while nothing is rebuilt.
+      type: str
+  sample:
+    path: /srv/artifacts/debian-13.qcow2
+    disk_format: qcow2
+    container_format: bare
+    size: 352321536
+    virtual_size: 3221225472
+    min_disk: 3
+    sha512: 9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043
+    source: https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2
+    source_sha512: 3f1c6a1e...
+    build_date: "2026-11-27T15:00:00Z"
+detected_format:
+  description: The real format of O(src), as found by the inspector.
+  returned: always
+  type: str
+  sample: qcow2
+warnings_from_check:
+  description: What C(qemu-img check) reported that is worth knowing but not fatal (leaked clusters).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+import datetime
+import os
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha512_of(path):
+    digests, dummy = hash_file(path, ["sha512"])
+    return digests["sha512"]
+
+
+class DiskImageModule(GlanceModule):
+    module_name = "disk_image"
+    uses_cloud = False
+    argument_spec = dict(
+        src=dict(type="path", required=True),
+        format=dict(type="str", choices=list(diskimage.INSPECTABLE_FORMATS)),
+        dest=dict(type="path"),
+        dest_format=dict(type="str", choices=list(diskimage.CONVERTIBLE_FORMATS)),
+        compression=dict(type="str", choices=["none", "zlib", "zstd"], default="none"),
+        inputs=dict(type="dict", default={}),
+        source=dict(type="str"),
+        force=dict(type="bool", default=False),
+    )
+
+    def run(self):
+        params = self.params
+        if not diskimage.HAS_FORMAT_INSPECTOR:
+            self.ansible.fail_json(msg=missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
+        src = params["src"]
+        if not os.path.isfile(src):
+            raise ValidationError("the disk image %s does not exist or is not a file" % src)
+        found = diskimage.inspect_file(src)
+        mismatch = diskimage.format_mismatch(src, found["format"], params["format"])
+        if mismatch:
+            raise diskimage.UnsafeImageError(mismatch, detected_format=found["format"])
+        warnings = diskimage.qemu_img_check(self.ansible.run_command, src, found["format"])
+        for warning in warnings:
+            self.ansible.warn(warning)
+
+        source_sha512 = sha512_of(src)
+        if params["dest"] is None or os.path.abspath(params["dest"]) == os.path.abspath(src):
+            if params["dest_format"] not in (None, found["format"]):
+                raise ValidationError("converting %s to %s needs a dest" % (src, params["dest_format"]))
+            artifact = self._artifact(src, found, source_sha512, source_sha512, self._file_date(src))
+            return dict(changed=False, artifact=artifact, detected_format=found["format"],
+                        warnings_from_check=warnings)
+
+        dest = params["dest"]
+        dest_format = params["dest_format"] or found["format"]
+        wanted = dict(source_sha512=source_sha512, disk_format=dest_format, compression=params["compression"],
+                      inputs=params["inputs"], source=params["source"] or src)
+        recorded = diskimage.read_manifest(dest)
+        dest_sha512 = sha512_of(dest) if os.path.isfile(dest) else None
+        if not params["force"] and diskimage.manifest_is_current(recorded, wanted, dest_sha512):
+            artifact = self._artifact(dest, dict(found, format=dest_format), dest_sha512, source_sha512,
+                                      recorded.get("build_date"))
+            return dict(changed=False, artifact=artifact, detected_format=found["format"],
+                        warnings_from_check=warnings)
+
+        diff = dict(before=recorded or {}, after=dict(wanted, build_date="(now)"))
+        if self.check_mode:
+            artifact = self._artifact(dest, dict(found, format=dest_format), None, source_sha512, None)
+            artifact["size"] = None
+            return dict(changed=True, artifact=artifact, detected_format=found["format"],
+                        warnings_from_check=warnings, diff=diff)
+
+        parent = os.path.dirname(os.path.abspath(dest))
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+        diskimage.convert_and_compare(self.ansible.run_command, src, found["format"], dest, dest_format,
+                                      params["compression"])
+        dest_sha512 = sha512_of(dest)
+        build_date = utc_now()
+        diskimage.write_manifest(dest, dict(wanted, artifact_sha512=dest_sha512, build_date=build_date))
+        diff["after"]["build_date"] = build_date
+        artifact = self._artifact(dest, dict(found, format=dest_format), dest_sha512, source_sha512, build_date)
+        return dict(changed=True, artifact=artifact, detected_format=found["format"],
+                    warnings_from_check=warnings, diff=diff)
+
+    def _artifact(self, path, found, sha512, source_sha512, build_date):
+        return dict(
+            path=path,
+            disk_format=found["format"],
+            container_format="bare",
+            size=os.path.getsize(path) if os.path.exists(path) else None,
+            virtual_size=found["virtual_size"],
+            min_disk=diskimage.min_disk_gib(found["virtual_size"]),
+            sha512=sha512,
+            source=self.params["source"] or self.params["src"],
+            source_sha512=source_sha512,
+            build_date=build_date,
+        )
+
+    @staticmethod
+    def _file_date(path):
+        modified = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
+        return modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main():
+    DiskImageModule()()
+
+
+if __name__ == "__main__":
+    main()

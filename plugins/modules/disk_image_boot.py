@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: disk_image_boot
+short_description: Boot a disk image in qemu and wait for a line on its serial console
+version_added: 0.2.0
+description:
+  - Boots O(path) with C(qemu-system-x86_64) on a throw-away snapshot (the file itself is never written) and
+    reads the serial console until O(pattern) appears. The task fails when the pattern does not appear within
+    O(timeout) or the machine stops first, so a pipeline stops before anything is published.
+  - Uses KVM only when a probe shows it works (a C(/dev/kvm) device node is not proof, since some hosts have one that
+    cannot run C(-cpu host)), and software emulation (TCG) otherwise.
+  - Never reports a change. In check mode nothing is booted.
+author:
+  - osimages.glance contributors (@osimages)
+options:
+  path:
+    description: The disk image to boot.
+    type: path
+    required: true
+  disk_format:
+    description: Its format.
+    type: str
+    choices: [raw, qcow2, vmdk, vhd, vhdx]
+    default: raw
+  pattern:
+    description:
+      - The text that proves the boot succeeded. Use cloud-init's C(finished at) line together with O(seed) to
+        prove cloud-init ran.
+    type: str
+    default: "login:"
+  timeout:
+    description: Seconds to wait for O(pattern).
+    type: int
+    default: 300
+  memory:
+    description: Memory of the test machine, in MiB.
+    type: int
+    default: 512
+  accelerator:
+    description: V(auto) probes KVM and falls back to V(tcg).
+    type: str
+    choices: [auto, kvm, tcg]
+    default: auto
+  kernel:
+    description: Boot this kernel directly (for a root file system image without a boot loader).
+    type: path
+  initrd:
+    description: The initramfs for O(kernel).
+    type: path
+  append:
+    description: The kernel command line for O(kernel).
+    type: str
+    default: root=/dev/vda console=ttyS0
+  seed:
+    description: A NoCloud seed image (from C(cloud-localds)) attached as a second disk.
+    type: path
+  console_log:
+    description: Also write the whole console output to this file.
+    type: path
+  qemu:
+    description: The qemu binary.
+    type: str
+    default: qemu-system-x86_64
+extends_documentation_fragment:
+  - osimages.glance.attributes.LOCAL_MODULE
+attributes:
+  diff_mode:
+    support: none
+requirements:
+  - qemu-system-x86_64 (Debian package qemu-system-x86)
+seealso:
+  - module: osimages.glance.disk_image
+"""
+
+EXAMPLES = r"""
+- name: Boot-test a cloud image until cloud-init has finished
+  osimages.glance.disk_image_boot:
+    path: /srv/artifacts/debian-13.qcow2
+    disk_format: qcow2
+    seed: /srv/artifacts/seed.img
+    pattern: "Cloud-init v. "
+    timeout: 600
+
+- name: Boot a root file system image with its own kernel
+  osimages.glance.disk_image_boot:
+    path: /srv/artifacts/rootfs.raw
+    kernel: /srv/artifacts/vmlinuz
+    initrd: /srv/artifacts/initrd.img
+"""
+
+RETURN = r"""
+accelerator:
+  description: The accelerator qemu used.
+  returned: unless in check mode
+  type: str
+  sample: tcg
+seconds:
+  description: How long the boot took until the pattern appeared.
+  returned: unless in check mode
+  type: float
+  sample: 9.8
+console_tail:
+  description: The last 2,000 characters of the serial console.
+  returned: unless in check mode
+  type: str
+  sample: "debian login:"
+"""
+
+import os
+
+from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+
+CONSOLE_TAIL = 2000
+
+
+class DiskImageBootModule(GlanceModule):
+    module_name = "disk_image_boot"
+    uses_cloud = False
+    argument_spec = dict(
+        path=dict(type="path", required=True),
+        disk_format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vhd", "vhdx"], default="raw"),
+        pattern=dict(type="str", default="login:"),
+        timeout=dict(type="int", default=300),
+        memory=dict(type="int", default=512),
+        accelerator=dict(type="str", choices=["auto", "kvm", "tcg"], default="auto"),
+        kernel=dict(type="path"),
+        initrd=dict(type="path"),
+        append=dict(type="str", default="root=/dev/vda console=ttyS0"),
+        seed=dict(type="path"),
+        console_log=dict(type="path"),
+        qemu=dict(type="str", default="qemu-system-x86_64"),
+    )
+    module_kwargs = dict(required_by=dict(initrd="kernel"))
+
+    def run(self):
+        params = self.params
+        for option in ("path", "kernel", "initrd", "seed"):
+            if params[option] and not os.path.isfile(params[option]):
+                raise ValidationError("%s %s does not exist" % (option, params[option]))
+        qemu = self.ansible.get_bin_path(params["qemu"])
+        if qemu is None:
+            raise ValidationError("%s is not installed (Debian package qemu-system-x86)" % params["qemu"])
+        if self.check_mode:
+            return dict(changed=False, msg="not booted in check mode")
+        accel = params["accelerator"]
+        if accel == "auto":
+            accel = "kvm" if diskimage.probe_kvm(qemu) else "tcg"
+        argv = diskimage.boot_command(qemu, params["path"], params["disk_format"], accel, params["memory"],
+                                      params["kernel"], params["initrd"], params["append"], params["seed"])
+        matched, console, seconds = diskimage.watch_console(argv, params["pattern"], params["timeout"],
+                                                            params["console_log"])
+        tail = console[-CONSOLE_TAIL:]
+        if not matched:
+            raise GlanceError("boot test of %s failed: %r did not appear on the serial console within %d s (%s)"
+                              % (params["path"], params["pattern"], params["timeout"], accel),
+                              accelerator=accel, seconds=seconds, console_tail=tail)
+        return dict(changed=False, accelerator=accel, seconds=seconds, console_tail=tail)
+
+
+def main():
+    DiskImageBootModule()()
+
+
+if __name__ == "__main__":
+    main()

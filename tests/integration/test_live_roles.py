@@ -1,0 +1,263 @@
+"""The roles image_build and image_publish, run by ansible-playbook against the real local cloud.
+
+Builds use the tiny bootable fixture image (tests/scripts/make-fixture-image); what the roles
+did is checked with plain openstacksdk and qemu-img, never with the roles' own facts alone.
+"""
+import hashlib
+import http.server
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+SERIES_PROPERTY = "osimages_series"
+
+
+def sha512(path):
+    digest = hashlib.sha512()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions(conn, series):
+    """Every image of a series, hidden ones included, as Glance's own JSON."""
+    return {image["internal_version"]: image for image in series_images(conn, series)}
+
+
+def series_images(conn, series):
+    """Glance's JSON of every image with the series property (the SDK drops unknown filters)."""
+    found = []
+    for hidden in ("false", "true"):
+        response = conn.image.get("/images", params={SERIES_PROPERTY: series, "os_hidden": hidden})
+        response.raise_for_status()
+        found.extend(response.json()["images"])
+    return found
+
+
+def build(run_playbook, tmp_path, **variables):
+    base = dict(image_build_dir=str(tmp_path / "build"), image_build_name="fixture")
+    return run_playbook("build.yml", dict(base, **variables))
+
+
+def publish(run_playbook, name, version, artifact, **variables):
+    base = dict(image_publish_cloud="demo", image_publish_name=name, image_publish_version=version,
+                image_publish_artifact=artifact)
+    return run_playbook("publish.yml", dict(base, **variables))
+
+
+@pytest.fixture
+def artifact(fixture_image, run_playbook, tmp_path):
+    """The fixture image built into a verified qcow2 artifact (file backend)."""
+    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(fixture_image),
+                   image_build_src_format="raw", image_build_format="qcow2")
+    assert result.rc == 0, result.output
+    return result.facts["artifact"]
+
+
+def test_build_verifies_converts_and_boot_tests_then_skips(fixture_image, run_playbook, tmp_path):
+    variables = dict(image_build_backend="file", image_build_src=str(fixture_image), image_build_src_format="raw",
+                     image_build_format="qcow2", image_build_compression="zstd", image_build_boot_test=True,
+                     image_build_boot_test_timeout=180)
+    first = build(run_playbook, tmp_path, **variables)
+    assert first.rc == 0, first.output
+    artifact = first.facts["artifact"]
+    path = Path(artifact["path"])
+    assert artifact["disk_format"] == "qcow2" and artifact["container_format"] == "bare"
+    assert artifact["sha512"] == sha512(path)
+    assert artifact["source_sha512"] == sha512(fixture_image)
+    assert artifact["virtual_size"] == fixture_image.stat().st_size and artifact["min_disk"] == 1
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(path)], check=True,
+                                     capture_output=True, text=True).stdout)
+    assert info["format"] == "qcow2" and info["format-specific"]["data"]["compression-type"] == "zstd"
+    assert subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", str(fixture_image), str(path)],
+                          check=False).returncode == 0
+    assert "login:" in (tmp_path / "build" / "work" / "boot-test-console.log").read_text(errors="replace")
+
+    again = build(run_playbook, tmp_path, **variables)
+    assert again.rc == 0 and again.changed == 0, again.output
+    assert again.facts["artifact"] == artifact
+
+    # A changed input (the compression) rebuilds.
+    variables.update(image_build_compression="zlib", image_build_boot_test=False)
+    rebuilt = build(run_playbook, tmp_path, **variables)
+    assert rebuilt.rc == 0 and rebuilt.changed >= 1, rebuilt.output
+    assert rebuilt.facts["artifact"]["sha512"] != artifact["sha512"]
+
+
+def test_build_check_mode_changes_nothing(fixture_image, run_playbook, tmp_path):
+    result = run_playbook("build.yml", dict(image_build_dir=str(tmp_path / "build"), image_build_name="fixture",
+                                            image_build_backend="file", image_build_src=str(fixture_image),
+                                            image_build_format="vmdk"), check=True)
+    assert result.rc == 0, result.output
+    assert not (tmp_path / "build" / "fixture.vmdk").exists()
+    assert result.facts["artifact"]["path"].endswith("fixture.vmdk")
+
+
+def test_build_fails_when_the_boot_test_fails(tmp_path, run_playbook):
+    not_bootable = tmp_path / "blank.raw"
+    not_bootable.write_bytes(b"\0" * (4 << 20))
+    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(not_bootable),
+                   image_build_format="raw", image_build_boot_test=True, image_build_boot_test_timeout=15)
+    assert result.rc != 0
+    assert "did not appear on the serial console within 15 s" in result.output
+
+
+@pytest.mark.parametrize("kind", ["backing-file", "data-file", "vmdk-extent", "declared-format"])
+def test_build_refuses_hostile_images(kind, tmp_path, run_playbook):
+    secret = tmp_path / "host-secret"
+    secret.write_bytes(b"host file that must never be copied\n" * 1000)
+    if kind == "backing-file":
+        hostile = tmp_path / "hostile.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(hostile)],
+                       check=True)
+        expected = "backing_file"
+    elif kind == "data-file":
+        hostile = tmp_path / "hostile.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"),
+                        str(hostile), "1M"], check=True)
+        expected = "data_file"
+    elif kind == "vmdk-extent":
+        hostile = tmp_path / "hostile.vmdk"
+        hostile.write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+                           'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret)
+        expected = "refusing"
+    else:
+        hostile = tmp_path / "claims-raw.img"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(hostile), "1M"], check=True)
+        expected = "is qcow2, not raw as declared"
+    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(hostile),
+                   image_build_src_format="raw" if kind == "declared-format" else "", image_build_format="raw")
+    assert result.rc != 0
+    assert expected in result.output
+    assert not (tmp_path / "build" / "fixture.raw").exists()
+
+
+def test_build_url_backend_downloads_once_with_a_required_checksum(fixture_image, run_playbook, tmp_path):
+    hits = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(fixture_image.parent), **kwargs)
+
+        def log_message(self, *args):
+            hits.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d/%s" % (server.server_address[1], fixture_image.name)
+    try:
+        missing = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=url)
+        assert missing.rc != 0 and "image_build_url_checksum" in missing.output
+
+        wrong = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=url,
+                      image_build_url_checksum="sha512:" + "0" * 128)
+        assert wrong.rc != 0 and "checksum" in wrong.output.lower()
+        assert not (tmp_path / "build" / "fixture.qcow2").exists()
+
+        variables = dict(image_build_backend="url", image_build_url=url,
+                         image_build_url_checksum="sha512:" + sha512(fixture_image))
+        first = build(run_playbook, tmp_path, **variables)
+        assert first.rc == 0, first.output
+        assert first.facts["artifact"]["source"] == url
+        downloads = len(hits)
+        again = build(run_playbook, tmp_path, **variables)
+        assert again.rc == 0 and again.changed == 0, again.output
+        assert len(hits) == downloads, "the cached download was fetched again"
+    finally:
+        server.shutdown()
+
+
+def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
+    conn = sdk("demo")
+    name = prefix + "series"
+    for version in ("1", "2", "3", "4"):
+        result = publish(run_playbook, name, version, artifact, image_publish_keep=1,
+                         image_publish_keep_deactivated=1, image_publish_description="fixture",
+                         image_publish_tags=["ci"], image_publish_properties={"os_distro": "busybox"})
+        assert result.rc == 0, result.output
+        visible = list(conn.image.images(name=name))
+        assert len(visible) == 1 and visible[0].properties["internal_version"] == version
+
+    found = versions(conn, name)
+    assert sorted(found) == ["2", "3", "4"]  # version 1 was deleted
+    current, kept, deactivated = found["4"], found["3"], found["2"]
+    assert current["name"] == name and current["status"] == "active" and not current["os_hidden"]
+    assert current["os_hash_algo"] == "sha512" and current["os_hash_value"] == artifact["sha512"]
+    assert current["image_description"] == "fixture" and current["os_distro"] == "busybox"
+    assert current["internal_version"] == "4" and current["image_build_date"] == artifact["build_date"]
+    assert current["tags"] == ["ci"] and current["min_disk"] == artifact["min_disk"]
+    assert kept["name"] == name + "-3" and kept["status"] == "active" and kept["os_hidden"]
+    assert deactivated["name"] == name + "-2" and deactivated["status"] == "deactivated" and deactivated["os_hidden"]
+    assert [r["action"] for r in result.facts["retired"]] == ["deactivated", "deleted"]
+
+    again = publish(run_playbook, name, "4", artifact, image_publish_keep=1, image_publish_keep_deactivated=1,
+                    image_publish_description="fixture", image_publish_tags=["ci"],
+                    image_publish_properties={"os_distro": "busybox"})
+    assert again.rc == 0 and again.changed == 0, again.output
+    assert versions(conn, name) == found
+
+
+def test_publish_check_mode_changes_nothing(artifact, run_playbook, prefix, sdk):
+    name = prefix + "series"
+    assert publish(run_playbook, name, "1", artifact).rc == 0
+    before = versions(sdk("demo"), name)
+    result = run_playbook("publish.yml", dict(image_publish_cloud="demo", image_publish_name=name,
+                                              image_publish_version="2", image_publish_artifact=artifact),
+                          check=True)
+    assert result.rc == 0, result.output
+    assert result.changed >= 1
+    assert versions(sdk("demo"), name) == before
+
+
+def test_publish_same_version_with_other_bytes_fails(artifact, fixture_image, run_playbook, prefix, sdk, tmp_path):
+    name = prefix + "series"
+    assert publish(run_playbook, name, "1", artifact).rc == 0
+    other = tmp_path / "other.raw"
+    other.write_bytes(fixture_image.read_bytes()[:-1] + b"\1")
+    result = publish(run_playbook, name, "1", dict(path=str(other), disk_format="raw"))
+    assert result.rc != 0
+    assert "already exists" in result.output and "with different data" in result.output
+    assert list(versions(sdk("demo"), name)) == ["1"]
+
+
+def test_publish_failed_upload_rolls_back(artifact, run_playbook, prefix, sdk):
+    conn = sdk("demo")
+    name = prefix + "series"
+    assert publish(run_playbook, name, "1", artifact).rc == 0
+    before = versions(conn, name)
+    wrong = dict(artifact, sha512="0" * 128)
+    result = publish(run_playbook, name, "2", wrong)
+    assert result.rc != 0
+    assert "publishing version 2 of %s failed" % name in result.output
+    assert "The new image was deleted again" in result.output
+    after = versions(conn, name)
+    assert after == before, "the failed version was left behind or the current one changed"
+
+
+def test_publish_never_deletes_a_protected_version(artifact, run_playbook, prefix, sdk):
+    conn = sdk("demo")
+    name = prefix + "series"
+    assert publish(run_playbook, name, "1", artifact).rc == 0
+    first = versions(conn, name)["1"]
+    conn.image.update_image(first["id"], is_protected=True)
+    for version in ("2", "3"):
+        result = publish(run_playbook, name, version, artifact, image_publish_keep=0,
+                         image_publish_keep_deactivated=0)
+        assert result.rc == 0, result.output
+    found = versions(conn, name)
+    assert sorted(found) == ["1", "3"]
+    assert found["1"]["status"] == "deactivated" and found["1"]["protected"]
+
+
+def test_publish_refuses_a_stranger_with_the_stable_name(artifact, run_playbook, prefix, sdk):
+    conn = sdk("demo")
+    name = prefix + "series"
+    stranger = conn.image.create_image(name=name, disk_format="raw", container_format="bare")
+    result = publish(run_playbook, name, "1", artifact)
+    assert result.rc != 0
+    assert stranger.id in result.output and "without being versions of it" in result.output
+    assert series_images(conn, name) == []
