@@ -1,0 +1,86 @@
+"""Pure parts of _diskimage: qemu-img argv, manifests, min_disk, boot argv, format checks."""
+import pytest
+
+from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+
+
+@pytest.mark.parametrize("dest_format,compression,expected_tail", [
+    ("qcow2", "zstd", ["-O", "qcow2", "-c", "-o", "compression_type=zstd"]),
+    ("qcow2", "zlib", ["-O", "qcow2", "-c"]),
+    ("qcow2", "none", ["-O", "qcow2"]),
+    ("vhd", "none", ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"]),
+    ("vhdx", "none", ["-O", "vhdx"]),
+    ("raw", "none", ["-O", "raw"]),
+])
+def test_convert_command(dest_format, compression, expected_tail):
+    argv = diskimage.convert_command("in", "raw", "out", dest_format, compression)
+    assert argv[:5] == ["qemu-img", "convert", "-q", "-f", "raw"]
+    assert argv[5:-2] == expected_tail
+    assert argv[-2:] == ["in", "out"]
+
+
+def test_a_fixed_vhd_source_is_read_as_vpc():
+    assert diskimage.convert_command("in", "vhd", "out", "raw")[3:5] == ["-f", "vpc"]
+
+
+def test_compression_is_qcow2_only():
+    with pytest.raises(ValidationError, match="qcow2 only"):
+        diskimage.convert_command("in", "raw", "out", "vmdk", "zstd")
+
+
+def test_unknown_target_format_is_refused():
+    with pytest.raises(ValidationError, match="cannot convert to iso"):
+        diskimage.convert_command("in", "raw", "out", "iso")
+
+
+@pytest.mark.parametrize("virtual_size,gib", [(1, 1), (1 << 30, 1), ((1 << 30) + 1, 2), (10 << 30, 10), (0, 1)])
+def test_min_disk_rounds_up(virtual_size, gib):
+    assert diskimage.min_disk_gib(virtual_size) == gib
+
+
+def test_format_mismatch():
+    assert diskimage.format_mismatch("f", "qcow2", None) is None
+    assert diskimage.format_mismatch("f", "qcow2", "qcow2") is None
+    assert "f is qcow2, not raw as declared" in diskimage.format_mismatch("f", "qcow2", "raw")
+
+
+WANTED = dict(source_sha512="a" * 128, disk_format="qcow2", compression="zstd", inputs={"x": 1}, source="s")
+
+
+@pytest.mark.parametrize("recorded,artifact_sha512,current", [
+    (dict(WANTED, artifact_sha512="b"), "b", True),
+    (dict(WANTED, artifact_sha512="b"), "c", False),           # the artifact was changed on disk
+    (dict(WANTED, artifact_sha512="b"), None, False),          # the artifact is gone
+    (dict(WANTED, artifact_sha512="b", inputs={"x": 2}), "b", False),  # an input changed
+    (dict(WANTED, artifact_sha512="b", compression="zlib"), "b", False),
+    (None, "b", False),
+])
+def test_manifest_is_current(recorded, artifact_sha512, current):
+    assert diskimage.manifest_is_current(recorded, WANTED, artifact_sha512) is current
+
+
+def test_boot_command_never_writes_the_image():
+    argv = diskimage.boot_command("qemu", "disk.qcow2", "qcow2", "tcg", 256)
+    assert "file=disk.qcow2,format=qcow2,if=virtio,snapshot=on" in argv
+    assert "-cpu" not in argv and "-kernel" not in argv
+
+
+def test_boot_command_with_kvm_kernel_and_seed():
+    argv = diskimage.boot_command("qemu", "root.raw", "raw", "kvm", 512, kernel="vmlinuz", initrd="initrd",
+                                  append=None, seed="seed.img")
+    assert argv[argv.index("-cpu") + 1] == "host"
+    assert argv[argv.index("-kernel") + 1] == "vmlinuz" and argv[argv.index("-initrd") + 1] == "initrd"
+    assert argv[argv.index("-append") + 1] == "root=/dev/vda console=ttyS0"
+    assert "file=seed.img,format=raw,if=virtio,readonly=on" in argv
+
+
+def test_watch_console_stops_at_the_pattern_and_kills_the_process():
+    matched, console, dummy = diskimage.watch_console(
+        ["sh", "-c", "echo booting; echo 'host login: '; sleep 30"], "login:", 20)
+    assert matched and "booting" in console
+
+
+def test_watch_console_reports_a_machine_that_stopped():
+    matched, console, seconds = diskimage.watch_console(["sh", "-c", "echo kernel panic"], "login:", 20)
+    assert not matched and "kernel panic" in console and seconds < 20
