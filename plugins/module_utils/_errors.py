@@ -40,5 +40,9 @@ class Conflict(GlanceError):
     """Glance answered 409: the image is in a state that does not allow the call."""
 
 
+class IdTaken(Conflict):
+    """Creating an image with a given ID failed: another project's or a deleted image holds it."""
+
+
 class ImmutableAttributeError(GlanceError):
     """A create-only attribute differs on an existing image."""

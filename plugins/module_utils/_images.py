@@ -20,12 +20,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+import uuid
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
@@ -414,6 +416,22 @@ def _looks_like_id(value):
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text.lower())
 
 
+# The namespace of IDs derived with glance_image's id_from option (a fixed, random UUID).
+DERIVED_ID_NAMESPACE = uuid.UUID("5b0c5f4e-2f0a-4e43-9a55-6e2a3c1d7f10")
+# Glance never reuses the ID of a deleted image: after this many deleted generations, give up.
+DERIVED_ID_ATTEMPTS = 50
+
+
+def derived_image_id(seed, generation=0):
+    """The ID of generation ``generation`` of the image identified by ``seed`` (pure, a UUID5).
+
+    Every run that derives from the same seed walks the same sequence, so parallel creators race
+    for the same ID and Glance keeps exactly one image; a deleted generation moves all of them on.
+    """
+    text = seed if generation == 0 else "%s#%d" % (seed, generation)
+    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, text))
+
+
 def looks_like_uuid(value):
     return _looks_like_id(value) and str(value).count("-") == 4
 
@@ -442,7 +460,7 @@ def apply_plan(api, image, plan):
             image = api.create(plan["create"])
         except Conflict as exc:
             if "id" in plan["create"]:
-                raise Conflict(
+                raise IdTaken(
                     "Failed to create image %s with ID %s: an image with that ID already exists, but this "
                     "project cannot see it" % (plan["create"].get("name"), plan["create"]["id"]), **exc.details)
             raise

@@ -32,6 +32,16 @@ options:
       - The image ID. It wins over O(name).
       - When no image has this ID and O(state=present), the image is created with this ID.
     type: str
+  id_from:
+    description:
+      - Derive the image ID from this text (a UUID5) instead of giving O(id). Every run with the same text
+        derives the same ID, so parallel runs that create the same image race for one ID and Glance keeps
+        exactly one image; the losers update it like any existing image.
+      - Glance never reuses the ID of a deleted image. When the derived ID belongs to a deleted image, the next
+        ID of the same deterministic sequence is used, so the image can be created again after a deletion.
+      - Use a text that is unique in the cloud, such as the project ID, the name and a version.
+    type: str
+    version_added: 0.2.0
   state:
     description:
       - V(present) creates or updates the image, V(absent) deletes it.
@@ -321,7 +331,10 @@ image:
 """
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
+from ansible_collections.osimages.glance.plugins.module_utils._images import DERIVED_ID_ATTEMPTS
 from ansible_collections.osimages.glance.plugins.module_utils._images import apply_plan
+from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
@@ -340,6 +353,7 @@ class GlanceImageModule(GlanceModule):
     argument_spec = dict(
         name=dict(type="str"),
         id=dict(type="str"),
+        id_from=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         status=dict(type="str", choices=["active", "deactivated"]),
         disk_format=dict(type="str", choices=DISK_FORMATS),
@@ -361,7 +375,8 @@ class GlanceImageModule(GlanceModule):
         member_status=dict(type="str", choices=MEMBER_STATUSES),
     )
     module_kwargs = dict(
-        required_one_of=[("name", "id")],
+        required_one_of=[("name", "id", "id_from")],
+        mutually_exclusive=[("id", "id_from")],
         required_by={"member_status": "id"},
     )
 
@@ -370,12 +385,29 @@ class GlanceImageModule(GlanceModule):
         # Validate everything that needs no server before the first API call.
         desired = desired_from_params(params)
         self._resolve_references(desired)
-        raw = self._find(desired)
+        if not params["id_from"]:
+            return self._reconcile(desired, params["id"])
+        for generation in range(DERIVED_ID_ATTEMPTS):
+            image_id = derived_image_id(params["id_from"], generation)
+            try:
+                return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id)
+            except IdTaken:
+                # Another run created it a moment ago (retry, now as an update), or a deleted image
+                # holds the ID for ever (move on to the next generation).
+                if self.api.get(image_id) is not None:
+                    return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id)
+        raise GlanceError("no free image ID derived from %r after %d deleted generations"
+                          % (params["id_from"], DERIVED_ID_ATTEMPTS))
+
+    def _reconcile(self, desired, image_id):
+        """Find the image (by ``image_id`` when given), plan, apply; return the result."""
+        params = self.params
+        raw = self._find(desired, image_id)
         current = self._current(raw)
         if raw is None and params["state"] == "present" and not params["name"]:
-            raise GlanceError("image %s was not found; give name to create it" % params["id"])
-        if raw is None and params["id"] and params["state"] == "present":
-            desired["attrs"]["id"] = params["id"]
+            raise GlanceError("image %s was not found; give name to create it" % image_id)
+        if raw is None and image_id and params["state"] == "present":
+            desired["attrs"]["id"] = image_id
         membership = None
         if params["member_status"] and raw is not None:
             membership = self.api.member(raw["id"], self.api.project_id)
@@ -413,11 +445,11 @@ class GlanceImageModule(GlanceModule):
     def _scope_owner(self, desired):
         return desired["attrs"].get("owner") or self.api.project_id
 
-    def _find(self, desired):
+    def _find(self, desired, image_id):
         """The raw image the task is about, or None. Fails on an ambiguous name."""
         params = self.params
-        if params["id"]:
-            return self.api.get(params["id"])
+        if image_id:
+            return self.api.get(image_id)
         matches = self.api.find_by_name(params["name"], self._scope_owner(desired))
         if len(matches) > 1:
             raise GlanceError(

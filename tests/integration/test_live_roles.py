@@ -6,6 +6,7 @@ did is checked with plain openstacksdk and qemu-img, never with the roles' own f
 import hashlib
 import http.server
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -261,3 +262,71 @@ def test_publish_refuses_a_stranger_with_the_stable_name(artifact, run_playbook,
     assert result.rc != 0
     assert stranger.id in result.output and "without being versions of it" in result.output
     assert series_images(conn, name) == []
+
+
+def debian_mirrors():
+    """The machine's own Debian mirrors (main archive and security), read from its apt configuration."""
+    mirrors = {}
+    texts = [path.read_text() for path in sorted(Path("/etc/apt").glob("sources.list.d/*.sources"))]
+    for text in texts:
+        for stanza in text.split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith("#"))
+            uri = fields.get("URIs", "").split()[0] if fields.get("URIs") else None
+            if uri:
+                mirrors.setdefault("security" if "security" in fields.get("Suites", "") else "main", uri)
+    sources_list = Path("/etc/apt/sources.list")
+    if sources_list.exists():
+        for line in sources_list.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb":
+                mirrors.setdefault("security" if "security" in parts[2] else "main", parts[1])
+    return mirrors
+
+
+heavy = pytest.mark.skipif(
+    os.environ.get("OSIMAGES_HEAVY_BUILDS") != "1",
+    reason="real mmdebstrap/DIB builds run once per suite, in the newest cell (OSIMAGES_HEAVY_BUILDS=1)")
+
+
+@heavy
+def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
+    variables = dict(image_build_backend="rootfs", image_build_rootfs_mirror=debian_mirrors()["main"],
+                     image_build_rootfs_hostname="osimages-ci", image_build_format="qcow2",
+                     image_build_compression="zstd", image_build_boot_test=True, image_build_boot_test_timeout=300)
+    first = build(run_playbook, tmp_path, **variables)
+    assert first.rc == 0, first.output
+    artifact = first.facts["artifact"]
+    assert Path(artifact["kernel"]).is_file() and Path(artifact["initrd"]).is_file()
+    assert artifact["virtual_size"] == 2 << 30 and artifact["min_disk"] == 2
+    console = (tmp_path / "build" / "work" / "boot-test-console.log").read_text(errors="replace")
+    assert "osimages-ci login:" in console
+    again = build(run_playbook, tmp_path, **dict(variables, image_build_boot_test=False))
+    assert again.rc == 0 and again.changed == 0, again.output
+
+
+@heavy
+def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
+    mirrors = debian_mirrors()
+    env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}
+    if "security" in mirrors:
+        env["DIB_DEBIAN_SECURITY_MIRROR"] = mirrors["security"]
+    variables = dict(image_build_backend="dib", image_build_dib_type="baremetal",
+                     image_build_dib_elements=["debian-minimal"], image_build_dib_env=env,
+                     image_build_format="qcow2", image_build_cache_dir=str(Path.home() / ".cache" / "osimages-glance"
+                                                                             / "dib-cache"))
+    first = build(run_playbook, tmp_path, **variables)
+    assert first.rc == 0, first.output
+    artifact = first.facts["artifact"]
+    assert artifact["disk_format"] == "qcow2" and Path(artifact["kernel"]).is_file()
+    assert artifact["source"] == "diskimage-builder baremetal: debian-minimal"
+    again = build(run_playbook, tmp_path, **variables)
+    assert again.rc == 0 and again.changed == 0, again.output
+
+
+def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):
+    """These machines have no kpartx: a DIB vm build must stop in preflight with the reason."""
+    if subprocess.run(["sh", "-c", "command -v kpartx"], check=False, capture_output=True).returncode == 0:
+        pytest.skip("this host has kpartx")
+    result = build(run_playbook, tmp_path, image_build_backend="dib", image_build_dib_type="vm")
+    assert result.rc != 0
+    assert "lacks kpartx" in result.output and "image_build_dib_type=baremetal" in result.output

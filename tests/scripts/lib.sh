@@ -66,8 +66,9 @@ link_collection() {
     export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
 }
 
-# What the image modules and roles run on this host: qemu-img, qemu, mmdebstrap, mkfs.ext4, cloud-localds.
-IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils)
+# What the image modules and roles run on this host: qemu-img, qemu, mmdebstrap, mkfs.ext4, cloud-localds,
+# and for diskimage-builder sudo and debootstrap.
+IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils sudo debootstrap)
 
 start_cloud() {
     local line

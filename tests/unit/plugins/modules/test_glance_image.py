@@ -7,6 +7,7 @@ import requests
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
 from ansible_collections.osimages.glance.plugins.modules import glance_image
 
 PROJECT = "p" * 32
@@ -18,6 +19,8 @@ class FakeImageProxy:
     def __init__(self):
         self.images = {}
         self.calls = []
+        self.deleted_ids = set()  # Glance keeps deleted IDs for ever: creating one again is a 409
+        self.racing_ids = set()  # another run creates these a moment before this one does
 
     def _response(self, status, body=None):
         response = requests.models.Response()
@@ -36,10 +39,14 @@ class FakeImageProxy:
         if method == "POST" and url == "/images":
             if json.get("name") == "explode":
                 return self._response(500, {"message": "boom"})
+            if json.get("id") in self.deleted_ids or json.get("id") in self.images:
+                return self._response(409, {"message": "Image with identifier %s already exists!" % json["id"]})
             image = {"id": "i%d" % len(self.images), "status": "queued", "visibility": "shared", "owner": PROJECT,
                      "protected": False, "os_hidden": False, "tags": [], "min_disk": 0, "min_ram": 0}
             image.update(json)
             self.images[image["id"]] = image
+            if image["id"] in self.racing_ids:
+                return self._response(409, {"message": "Image with identifier %s already exists!" % image["id"]})
             return self._response(201, image)
         if method == "GET" and url.startswith("/images/"):
             image = self.images.get(url.split("/")[2])
@@ -107,3 +114,37 @@ def test_unexpected_errors_are_still_one_line(monkeypatch, capsys):
     result = run_main({"name": "img"}, conn, monkeypatch, capsys)
     assert result["failed"]
     assert result["msg"].startswith("osimages.glance.glance_image failed unexpectedly: TypeError")
+
+
+def test_id_from_creates_with_the_derived_id_then_finds_it(monkeypatch, capsys):
+    conn = FakeConnection()
+    result = run_main({"id_from": "seed", "name": "img"}, conn, monkeypatch, capsys)
+    assert result["changed"] and result["image"]["id"] == derived_image_id("seed")
+    result = run_main({"id_from": "seed", "name": "img"}, conn, monkeypatch, capsys)
+    assert result["changed"] is False and result["image"]["id"] == derived_image_id("seed")
+
+
+def test_id_from_moves_past_the_ids_of_deleted_images(monkeypatch, capsys):
+    conn = FakeConnection()
+    conn.image.deleted_ids.update([derived_image_id("seed", 0), derived_image_id("seed", 1)])
+    result = run_main({"id_from": "seed", "name": "img"}, conn, monkeypatch, capsys)
+    assert result["changed"] and result["image"]["id"] == derived_image_id("seed", 2)
+    assert len(conn.image.images) == 1
+
+
+def test_id_from_losing_a_creation_race_updates_the_winner(monkeypatch, capsys):
+    conn = FakeConnection()
+    conn.image.racing_ids.add(derived_image_id("seed"))
+    result = run_main({"id_from": "seed", "name": "img"}, conn, monkeypatch, capsys)
+    assert not result.get("failed"), result
+    assert result["image"]["id"] == derived_image_id("seed") and len(conn.image.images) == 1
+
+
+def test_id_and_id_from_are_exclusive(monkeypatch, capsys):
+    result = run_main({"id_from": "seed", "id": "x", "name": "img"}, FakeConnection(), monkeypatch, capsys)
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_derived_ids_are_stable_uuids():
+    assert derived_image_id("a") == derived_image_id("a", 0) != derived_image_id("a", 1) != derived_image_id("b")
+    assert len(derived_image_id("a")) == 36
