@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: disk_image
 short_description: Verify a local disk image file and convert it into a checked artifact
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Detects the real format of O(src) with oslo.utils' C(format_inspector), the code Glance itself runs, and
     refuses a qcow2 with a backing file or an external data-file, a VMDK whose extents point outside the file,

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: disk_image_boot
 short_description: Boot a disk image in qemu and wait for a line on its serial console
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Boots O(path) with C(qemu-system-x86_64) on a throw-away snapshot (the file itself is never written) and
     reads the serial console until O(pattern) appears. The task fails when the pattern does not appear within

@@ -41,7 +41,6 @@ options:
         ID of the same deterministic sequence is used, so the image can be created again after a deletion.
       - Use a text that is unique in the cloud, such as the project ID, the name and a version.
     type: str
-    version_added: 0.2.0
   state:
     description:
       - V(present) creates or updates the image, V(absent) deletes it.

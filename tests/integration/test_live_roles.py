@@ -300,7 +300,8 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     assert artifact["virtual_size"] == 2 << 30 and artifact["min_disk"] == 2
     console = (tmp_path / "build" / "work" / "boot-test-console.log").read_text(errors="replace")
     assert "osimages-ci login:" in console
-    again = build(run_playbook, tmp_path, **dict(variables, image_build_boot_test=False))
+    variables["image_build_boot_test"] = False
+    again = build(run_playbook, tmp_path, **variables)
     assert again.rc == 0 and again.changed == 0, again.output
 
 
@@ -310,10 +311,10 @@ def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}
     if "security" in mirrors:
         env["DIB_DEBIAN_SECURITY_MIRROR"] = mirrors["security"]
+    dib_cache = Path.home() / ".cache" / "osimages-glance" / "dib-cache"  # keeps the DIB venv between runs
     variables = dict(image_build_backend="dib", image_build_dib_type="baremetal",
                      image_build_dib_elements=["debian-minimal"], image_build_dib_env=env,
-                     image_build_format="qcow2", image_build_cache_dir=str(Path.home() / ".cache" / "osimages-glance"
-                                                                             / "dib-cache"))
+                     image_build_format="qcow2", image_build_cache_dir=str(dib_cache))
     first = build(run_playbook, tmp_path, **variables)
     assert first.rc == 0, first.output
     artifact = first.facts["artifact"]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Independent verifier for the molecule scenarios: Glance's own JSON of every image of a series.
 
     glance_state.py CLOUD SERIES            print the images as JSON
