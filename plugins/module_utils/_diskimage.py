@@ -37,6 +37,8 @@ GIB = 1024 ** 3
 # Formats the inspector recognises, as Glance disk_format names. A GPT-partitioned raw disk is raw.
 INSPECTABLE_FORMATS = ("raw", "qcow2", "vhd", "vhdx", "vmdk", "vdi", "iso")
 INSPECTOR_TO_DISK_FORMAT = {"gpt": "raw"}
+# Glance disk formats the inspector cannot read: kernel and ramdisk files, ploop.
+UNINSPECTABLE_FORMATS = ("ami", "ari", "aki", "ploop")
 # Glance disk_format -> qemu-img format name.
 QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi", "iso": "raw"}
 CONVERTIBLE_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx")
@@ -48,16 +50,33 @@ class UnsafeImageError(GlanceError):
     """The file references other files or is not what it claims to be."""
 
 
-def inspect_file(path):
+def _detect(stream):
+    """Feed the stream to every inspector until they agree (as detect_file_format does for a file)."""
+    wrapper = format_inspector.InspectWrapper(stream)
+    try:
+        while wrapper.read(4096):
+            if wrapper.format:
+                return wrapper.format
+    finally:
+        wrapper.close()
+    return wrapper.format
+
+
+def inspect_file(path, stream=None):
     """Return {format, virtual_size} of a local image file; raise UnsafeImageError when it is unsafe.
 
-    A file the inspector cannot parse as any known format is reported as raw, as Glance does.
+    ``stream`` reads the image instead of the file itself (a decompressing reader); only the
+    first blocks are read. A file no inspector recognises is raw, as Glance treats it.
     """
     if not HAS_FORMAT_INSPECTOR:
         raise ValidationError("inspecting %s needs the Python library %s on the host running the module"
                               % (path, FORMAT_INSPECTOR_REQUIREMENT))
     try:
-        inspector = format_inspector.detect_file_format(path)
+        if stream is None:
+            with open(path, "rb") as handle:
+                inspector = _detect(handle)
+        else:
+            inspector = _detect(stream)
     except format_inspector.ImageFormatError as exc:
         raise UnsafeImageError("refusing %s: its format cannot be determined safely (%s)" % (path, exc))
     except (IOError, OSError) as exc:
@@ -74,7 +93,10 @@ def inspect_file(path):
         raise UnsafeImageError("refusing %s (%s): %s" % (path, name, exc), detected_format=name)
     disk_format = INSPECTOR_TO_DISK_FORMAT.get(name, name)
     # The inspector stops reading early; a raw disk's virtual size is the whole file.
-    virtual_size = os.path.getsize(path) if disk_format in ("raw", "iso") else inspector.virtual_size
+    if disk_format in ("raw", "iso"):
+        virtual_size = os.path.getsize(path) if stream is None else None
+    else:
+        virtual_size = inspector.virtual_size
     return dict(format=disk_format, virtual_size=virtual_size)
 
 

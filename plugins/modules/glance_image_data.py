@@ -69,6 +69,15 @@ options:
         short and the image keeps no data. With O(decompress), it is the digest of the decompressed bytes.
       - For O(url), only C(sha512) and C(md5) can be checked, against the hashes Glance computes.
     type: str
+  skip_format_check:
+    description:
+      - Before any byte is sent, O(src) is read with oslo.utils' C(format_inspector), the inspector Glance itself
+        runs. A file whose real format differs from the image's C(disk_format), or a qcow2 or VMDK file that
+        references other files (a backing file, an external data-file, extents), is refused.
+      - V(true) skips that check, and is only accepted for the formats the inspector cannot read (C(ami), C(ari),
+        C(aki), C(ploop)); such images must set it.
+    type: bool
+    default: false
   decompress:
     description:
       - Decompress a O(src) ending in C(.gz), C(.bz2), C(.xz) or C(.zst) while streaming it, with no temporary
@@ -86,6 +95,8 @@ options:
       - A file that receives a JSON progress record (bytes, total, percent, throughput) about once a second
         during a transfer, for long transfers run as async tasks.
     type: path
+requirements:
+  - oslo.utils[image-inspection] >= 7.3.0, for uploads from O(src) (see O(skip_format_check))
 extends_documentation_fragment:
   - osimages.glance.connection
   - osimages.glance.connection.WAIT
@@ -201,6 +212,11 @@ import os
 import tempfile
 import time
 
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import INSPECTABLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UNINSPECTABLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UnsafeImageError
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import format_mismatch
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import inspect_file
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
@@ -240,6 +256,7 @@ class GlanceImageDataModule(GlanceModule):
         checksum=dict(type="str"),
         decompress=dict(type="bool", default=False),
         progress_file=dict(type="path"),
+        skip_format_check=dict(type="bool", default=False),
     )
     module_kwargs = dict(
         add_file_common_args=True,
@@ -360,6 +377,8 @@ class GlanceImageDataModule(GlanceModule):
                 self._verify_against_glance(raw, expected[0], expected[1], "the data at %s" % params["url"])
             return self._result(False, before, before, method, digests, Progress())
 
+        if params["src"]:
+            self._check_format(raw)
         if self.check_mode:
             if params["src"]:
                 digests, dummy = hash_file(params["src"], [DEFAULT_HASH_ALGO] + ([expected[0]] if expected else []),
@@ -390,6 +409,34 @@ class GlanceImageDataModule(GlanceModule):
                                         deactivate=True)
         progress.write("done")
         return self._result(True, before, normalize(after_raw), method, digests, progress)
+
+    def _check_format(self, raw):
+        """Refuse src before any byte moves when it is not what the image declares, or references other files.
+
+        Glance runs the same inspector on imports; this catches it for direct uploads too, and early.
+        """
+        params = self.params
+        disk_format = raw.get("disk_format")
+        if params["skip_format_check"]:
+            if disk_format in INSPECTABLE_FORMATS:
+                raise ValidationError("skip_format_check is only for formats the inspector cannot read (%s); "
+                                      "image %s is %s, which is always checked"
+                                      % (", ".join(UNINSPECTABLE_FORMATS), raw["id"], disk_format))
+            return
+        if disk_format is None:
+            return  # Glance itself refuses data for an image without a disk_format
+        if disk_format not in INSPECTABLE_FORMATS:
+            raise ValidationError("image %s is %s, a format the inspector cannot read; set skip_format_check: true "
+                                  "to upload %s unchecked" % (raw["id"], disk_format, params["src"]))
+        if params["decompress"]:
+            source, dummy = open_source(params["src"], True)
+            with source:
+                found = inspect_file(params["src"], stream=source)
+        else:
+            found = inspect_file(params["src"])
+        mismatch = format_mismatch(params["src"], found["format"], disk_format)
+        if mismatch:
+            raise UnsafeImageError("%s (image %s)" % (mismatch, raw["id"]), detected_format=found["format"])
 
     def _send(self, raw, method, expected, progress):
         """Stream src to Glance (PUT or stage, then import); return the digests of what was sent."""

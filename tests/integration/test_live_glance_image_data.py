@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -243,3 +244,69 @@ def test_refusals(run_module, sdk, prefix, payload, tmp_path):
         assert result["failed"] and words in result["msg"], (args, result.get("msg"))
     unix_socket.close()
     assert raw_image(conn, image_id)["status"] == "queued"
+
+
+def _hostile_file(kind, tmp_path):
+    """(path, the image's disk_format, text expected in the refusal) for each hostile upload."""
+    secret = tmp_path / "host-secret"
+    secret.write_bytes(b"must never reach Glance\n" * 100)
+    path = tmp_path / ("hostile-" + kind)
+    if kind == "backing-file":
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(path)],
+                       check=True)
+        return path, "qcow2", "backing_file"
+    if kind == "data-file":
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"),
+                        str(path), "1M"], check=True)
+        return path, "qcow2", "data_file"
+    if kind == "vmdk-extent":
+        path.write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+                        'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret)
+        return path, "vmdk", "refusing"
+    if kind == "qcow2-as-raw":
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "1M"], check=True)
+        return path, "raw", "is qcow2, not raw as declared"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["backing-file", "data-file", "vmdk-extent", "qcow2-as-raw"])
+@pytest.mark.parametrize("method", ["direct", "glance-direct"])
+def test_hostile_files_are_refused_before_upload(kind, method, run_module, sdk, prefix, tmp_path):
+    conn = sdk("demo")
+    path, disk_format, expected = _hostile_file(kind, tmp_path)
+    image_id = new_image(conn, prefix + "hostile", disk_format=disk_format)
+    result = run_module("glance_image_data", {"image": image_id, "src": str(path), "method": method})
+    assert result["failed"] and expected in result["msg"], result
+    raw = raw_image(conn, image_id)
+    assert raw["status"] == "queued" and raw["size"] is None, "bytes reached Glance"
+
+    skipped = run_module("glance_image_data", {"image": image_id, "src": str(path), "method": method,
+                                               "skip_format_check": True})
+    assert skipped["failed"] and "only for formats the inspector cannot read" in skipped["msg"]
+    assert raw_image(conn, image_id)["status"] == "queued"
+
+
+def test_uninspectable_formats_need_skip_format_check(run_module, sdk, prefix, tmp_path):
+    conn = sdk("demo")
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(os.urandom(64 * 1024))
+    image_id = new_image(conn, prefix + "kernel", disk_format="aki", container_format="aki")
+    refused = run_module("glance_image_data", {"image": image_id, "src": str(kernel)})
+    assert refused["failed"] and "skip_format_check: true" in refused["msg"]
+    done = run_module("glance_image_data", {"image": image_id, "src": str(kernel), "skip_format_check": True})
+    assert not done["failed"] and raw_image(conn, image_id)["status"] == "active"
+
+
+def test_a_compressed_file_is_inspected_after_decompression(run_module, sdk, prefix, tmp_path):
+    conn = sdk("demo")
+    qcow2 = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "1M"], check=True)
+    packed = tmp_path / "disk.qcow2.gz"
+    packed.write_bytes(gzip.compress(qcow2.read_bytes()))
+    raw_id = new_image(conn, prefix + "claims-raw")
+    refused = run_module("glance_image_data", {"image": raw_id, "src": str(packed), "decompress": True})
+    assert refused["failed"] and "is qcow2, not raw" in refused["msg"]
+    qcow2_id = new_image(conn, prefix + "qcow2", disk_format="qcow2")
+    done = run_module("glance_image_data", {"image": qcow2_id, "src": str(packed), "decompress": True})
+    assert not done["failed"], done
+    assert raw_image(conn, qcow2_id)["status"] == "active"
