@@ -40,6 +40,8 @@ options:
       - Glance never reuses the ID of a deleted image. When the derived ID belongs to a deleted image, the next
         ID of the same deterministic sequence is used, so the image can be created again after a deletion.
       - Use a text that is unique in the cloud, such as the project ID, the name and a version.
+      - Without O(id) or O(id_from), a new image gets an ID derived from its owner and O(name) in the same way,
+        so parallel runs creating the same name also end with one image.
     type: str
   state:
     description:
@@ -214,6 +216,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+created:
+  description:
+    - Whether this run created the image. A run that lost a creation race to a parallel run (see O(id_from))
+      reports V(false) and updates the winner's image instead.
+  returned: always
+  type: bool
+  sample: false
 image:
   description:
     - The image after the task; in check mode, the image as it would be. Not returned once deleted.
@@ -384,24 +393,41 @@ class GlanceImageModule(GlanceModule):
         # Validate everything that needs no server before the first API call.
         desired = desired_from_params(params)
         self._resolve_references(desired)
-        if not params["id_from"]:
+        if params["id"]:
             return self._reconcile(desired, params["id"])
-        for generation in range(DERIVED_ID_ATTEMPTS):
-            image_id = derived_image_id(params["id_from"], generation)
-            try:
-                return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id)
-            except IdTaken:
-                # Another run created it a moment ago (retry, now as an update), or a deleted image
-                # holds the ID for ever (move on to the next generation).
-                if self.api.get(image_id) is not None:
-                    return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id)
-        raise GlanceError("no free image ID derived from %r after %d deleted generations"
-                          % (params["id_from"], DERIVED_ID_ATTEMPTS))
+        if params["id_from"]:
+            return self._reconcile_derived(desired, params["id_from"], lambda raw: True)
+        raw = self._find(desired, None)
+        if raw is not None or params["state"] != "present" or self.check_mode:
+            return self._reconcile(desired, None, raw)
+        # A new image gets an ID derived from its owner and name: parallel runs creating the same
+        # name race for one ID, and Glance keeps exactly one image (see id_from).
+        seed = "osimages.glance.glance_image/%s/%s" % (self._scope_owner(desired), params["name"])
+        return self._reconcile_derived(desired, seed, lambda raw: raw.get("name") == params["name"])
 
-    def _reconcile(self, desired, image_id):
-        """Find the image (by ``image_id`` when given), plan, apply; return the result."""
+    def _reconcile_derived(self, desired, seed, is_this_image):
+        """Reconcile the image whose ID derives from ``seed``, walking past IDs that Glance will not give."""
+        for generation in range(DERIVED_ID_ATTEMPTS):
+            image_id = derived_image_id(seed, generation)
+            raw = self.api.get(image_id)
+            if raw is not None and not is_this_image(raw):
+                continue  # an image made from this seed before, since renamed: not this one
+            try:
+                return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id, raw)
+            except IdTaken:
+                # Another run created it a moment ago (carry on with it, as an update), or a deleted
+                # image holds the ID for ever (move on to the next generation).
+                raw = self.api.get(image_id)
+                if raw is not None and is_this_image(raw):
+                    return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id, raw)
+        raise GlanceError("no free image ID derived from %r after %d generations"
+                          % (seed, DERIVED_ID_ATTEMPTS))
+
+    def _reconcile(self, desired, image_id, raw=False):
+        """Plan and apply for the image with ``image_id`` (or found by name); ``raw`` if already read."""
         params = self.params
-        raw = self._find(desired, image_id)
+        if raw is False:
+            raw = self._find(desired, image_id)
         current = self._current(raw)
         if raw is None and params["state"] == "present" and not params["name"]:
             raise GlanceError("image %s was not found; give name to create it" % image_id)
@@ -423,7 +449,8 @@ class GlanceImageModule(GlanceModule):
             image_id = apply_plan(self.api, raw, plan)
             after = None if plan["delete"] else self._current(self.api.get(image_id))
 
-        result = dict(changed=changed)
+        # Only the run that created an image may roll it back (image_publish relies on this).
+        result = dict(changed=changed, created=bool(plan["create"] is not None and changed and not self.check_mode))
         if after is not None:
             result["image"] = after
         if self.ansible._diff:

@@ -217,6 +217,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._diskimage import 
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UnsafeImageError
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import format_mismatch
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import inspect_file
+from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
@@ -356,7 +357,7 @@ class GlanceImageDataModule(GlanceModule):
 
     # -- upload and import ----------------------------------------------------
 
-    def _upload(self, raw, method, expected):
+    def _upload(self, raw, method, expected, joined=False):
         params = self.params
         if raw["status"] in BUSY_STATUSES and params["wait"] and not self.check_mode:
             raw = self.api.wait(raw, lambda image: image["status"] not in BUSY_STATUSES, params["timeout"],
@@ -397,7 +398,14 @@ class GlanceImageDataModule(GlanceModule):
                                   all_stores=params["all_stores"],
                                   all_stores_must_succeed=params["all_stores_must_succeed"])
         else:
-            digests = self._send(raw, method, expected, progress)
+            try:
+                digests = self._send(raw, method, expected, progress)
+            except Conflict:
+                if joined:
+                    raise
+                # A parallel run started sending data first (Glance answers 409 once the image is no
+                # longer queued): look again; its upload is waited for, and its bytes compared with ours.
+                return self._upload(self.api.get(raw["id"]), method, expected, joined=True)
         if not params["wait"]:
             return self._result(True, before, normalize(self.api.get(raw["id"])), method, digests, progress)
         after_raw = self.api.wait(raw, watcher, params["timeout"], "the %s upload" % method)

@@ -68,3 +68,61 @@ def test_ten_parallel_module_runs(pg_clouds_yaml, run_module, monkeypatch):
     assert len(mine) == 10
     for image in mine:
         conn.image.delete_image(image.id)
+
+
+def test_ten_parallel_runs_with_the_same_name_make_one_image(pg_clouds_yaml, run_module, monkeypatch):
+    """Glance does not keep names unique; the derived image ID makes parallel creators agree on one."""
+    name = "pg-same-%s" % uuid.uuid4().hex[:6]
+    env = {"OS_CLIENT_CONFIG_FILE": pg_clouds_yaml}
+
+    def create(dummy):
+        return run_module("glance_image", {"name": name, "tags": ["same"], "min_disk": 1}, env=env)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(create, range(10)))
+    assert not [result["msg"] for result in results if result["failed"]]
+    assert sum(result["created"] for result in results) == 1
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", pg_clouds_yaml)
+    conn = openstack.connect(cloud="demo")
+    images = list(conn.image.images(name=name))
+    assert len(images) == 1 and images[0].tags == ["same"] and images[0].min_disk == 1
+    assert {result["image"]["id"] for result in results} == {images[0].id}
+    conn.image.delete_image(images[0].id)
+
+    # Glance never reuses a deleted ID: the name can be created again, still as exactly one image.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        again = list(pool.map(create, range(5)))
+    assert not [result["msg"] for result in again if result["failed"]]
+    images = list(conn.image.images(name=name))
+    assert len(images) == 1 and images[0].id != results[0]["image"]["id"]
+    conn.image.delete_image(images[0].id)
+
+
+def test_ten_parallel_publishes_of_one_version_make_one_image(pg_clouds_yaml, run_playbook, fixture_image,
+                                                               tmp_path, monkeypatch):
+    series = "pg-publish-%s" % uuid.uuid4().hex[:6]
+    env = {"OS_CLIENT_CONFIG_FILE": pg_clouds_yaml}
+    artifact = {"path": str(fixture_image), "disk_format": "raw", "build_date": "2026-11-27T00:00:00Z"}
+
+    def publish(dummy):
+        return run_playbook("publish.yml", dict(image_publish_cloud="demo", image_publish_name=series,
+                                                image_publish_version="1", image_publish_artifact=artifact),
+                            env=env)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(publish, range(10)))
+    failures = [result.output[-3000:] for result in results if result.rc != 0]
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", pg_clouds_yaml)
+    conn = openstack.connect(cloud="demo")
+    found = []
+    for hidden in ("false", "true"):
+        found += conn.image.get("/images", params={"osimages_series": series, "os_hidden": hidden}).json()["images"]
+    try:
+        assert not failures, failures[0]
+        assert len(found) == 1, [(image["id"], image["name"], image["status"]) for image in found]
+        image = found[0]
+        assert image["name"] == series and image["status"] == "active" and not image["os_hidden"]
+        assert image["size"] == fixture_image.stat().st_size
+    finally:
+        for image in found:
+            conn.image.delete_image(image["id"])
