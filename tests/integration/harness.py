@@ -71,8 +71,9 @@ class PlaybookRunner:
                str(HERE / "playbooks" / playbook), "-e", json.dumps(extra)]
         if check:
             cmd.append("--check")
-        proc = subprocess.run(cmd, env=dict(self.env, **(env or {})), capture_output=True, text=True,
-                              timeout=1800, check=False)
+        # A complete environment (one holding PATH) replaces the runner's, so tests can drop variables.
+        full_env = env if env and "PATH" in env else dict(self.env, **(env or {}))
+        proc = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=1800, check=False)
         output = proc.stdout + proc.stderr
         OUTPUT_LOG.append(output)
         facts = json.loads(result_file.read_text()) if proc.returncode == 0 and result_file.exists() else None

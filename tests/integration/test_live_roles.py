@@ -331,3 +331,34 @@ def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):
     result = build(run_playbook, tmp_path, image_build_backend="dib", image_build_dib_type="vm")
     assert result.rc != 0
     assert "lacks kpartx" in result.output and "image_build_dib_type=baremetal" in result.output
+
+
+def _awx_env(base, awx_clouds_yaml):
+    """Exactly what AWX's OpenStack credential gives a job: one clouds.yaml, no other OS_* variables."""
+    env = {key: value for key, value in base.items() if not key.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = awx_clouds_yaml
+    return env
+
+
+def test_modules_take_their_cloud_from_module_defaults(run_playbook, prefix, fixture_image, sdk):
+    result = run_playbook("module_defaults.yml", dict(module_defaults_cloud="demo", image_name=prefix + "md",
+                                                      image_file=str(fixture_image)))
+    assert result.rc == 0, result.output
+    image = result.facts["image"]
+    assert image["status"] == "active" and image["tags"] == ["module-defaults"]
+    assert sdk("demo").image.get_image(image["id"]).status == "active"
+
+
+def test_modules_and_roles_run_with_an_awx_credential_and_no_cloud_option(run_playbook, prefix, fixture_image,
+                                                                         artifact, awx_clouds_yaml, sdk):
+    env = _awx_env(run_playbook.env, awx_clouds_yaml)
+    modules = run_playbook("module_defaults.yml", dict(image_name=prefix + "awx", image_file=str(fixture_image)),
+                           env=env)
+    assert modules.rc == 0, modules.output
+    assert sdk("demo").image.get_image(modules.facts["image"]["id"]).status == "active"
+
+    name = prefix + "awx-series"
+    published = run_playbook("publish.yml", dict(image_publish_name=name, image_publish_version="1",
+                                                 image_publish_artifact=artifact), env=env)
+    assert published.rc == 0, published.output
+    assert versions(sdk("demo"), name)["1"]["name"] == name
