@@ -3,6 +3,8 @@ import json
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -48,9 +50,47 @@ class FakeImageProxy:
             if image["id"] in self.racing_ids:
                 return self._response(409, {"message": "Image with identifier %s already exists!" % image["id"]})
             return self._response(201, image)
-        if method == "GET" and url.startswith("/images/"):
-            image = self.images.get(url.split("/")[2])
-            return self._response(200, image) if image else self._response(404, {"message": "not found"})
+        parts = url.split("/")
+        image = self.images.get(parts[2]) if len(parts) > 2 else None
+        if image is None:
+            return self._response(404, {"message": "not found"})
+        if method == "GET" and len(parts) == 3:
+            return self._response(200, image)
+        if method == "GET" and parts[3:] == ["members"]:
+            return self._response(200, {"members": [{"member_id": m, "status": "pending"}
+                                                    for m in image.setdefault("_members", [])]})
+        if method == "PATCH":
+            for operation in json:
+                key = operation["path"].lstrip("/")
+                if operation["op"] == "remove":
+                    image.pop(key, None)
+                else:
+                    image[key] = operation["value"]
+            return self._response(200, image)
+        if method == "DELETE" and len(parts) == 3:
+            if image.get("protected"):
+                return self._response(403, {"message": "image is protected"})
+            del self.images[parts[2]]
+            self.deleted_ids.add(parts[2])
+            return self._response(204)
+        if parts[3:4] == ["tags"]:
+            tags = set(image["tags"])
+            (tags.add if method == "PUT" else tags.discard)(parts[4])
+            image["tags"] = sorted(tags)
+            return self._response(204)
+        if parts[3:4] == ["members"] and method == "POST":
+            image.setdefault("_members", []).append(json["member"])
+            return self._response(200, {"member_id": json["member"], "status": "pending"})
+        if parts[3:4] == ["members"] and method == "DELETE":
+            image.setdefault("_members", []).remove(parts[4])
+            return self._response(204)
+        if parts[3:4] == ["members"] and method in ("GET", "PUT"):
+            return self._response(404, {"message": "not a member"})
+        if parts[3:4] == ["actions"]:
+            if image["status"] not in ("active", "deactivated"):
+                return self._response(403, {"message": "only active images can be deactivated"})
+            image["status"] = "deactivated" if parts[4] == "deactivate" else "active"
+            return self._response(204)
         raise AssertionError("unexpected call %s %s" % (method, url))
 
 
@@ -148,3 +188,29 @@ def test_id_and_id_from_are_exclusive(monkeypatch, capsys):
 def test_derived_ids_are_stable_uuids():
     assert derived_image_id("a") == derived_image_id("a", 0) != derived_image_id("a", 1) != derived_image_id("b")
     assert len(derived_image_id("a")) == 36
+
+
+OPTION_VALUES = {
+    "name": st.one_of(st.text(max_size=8), st.integers()),
+    "id": st.one_of(st.just("11111111-2222-3333-4444-555555555555"), st.text(max_size=8)),
+    "id_from": st.text(max_size=8),
+    "state": st.sampled_from(["present", "absent", "gone"]),
+    "status": st.sampled_from(["active", "deactivated", "paused"]),
+    "visibility": st.sampled_from(["public", "private", "shared", "x"]),
+    "min_disk": st.one_of(st.integers(-2, 5), st.text(max_size=3)),
+    "tags": st.one_of(st.lists(st.text(max_size=4), max_size=3), st.text(max_size=4)),
+    "properties": st.one_of(st.dictionaries(st.text(max_size=6), st.text(max_size=4), max_size=3), st.text(max_size=3)),
+    "protected": st.one_of(st.booleans(), st.text(max_size=3)),
+    "member_status": st.sampled_from(["accepted", "pending", "nope"]),
+    "disk_format": st.sampled_from(["raw", "qcow2", "floppy"]),
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=st.dictionaries(st.sampled_from(sorted(OPTION_VALUES)), st.none(), max_size=6).flatmap(
+    lambda keys: st.fixed_dictionaries({key: OPTION_VALUES[key] for key in keys})),
+    check_mode=st.booleans())
+def test_random_arguments_never_crash(monkeypatch, capsys, args, check_mode):
+    result = run_main(dict(args, _ansible_check_mode=check_mode), FakeConnection(), monkeypatch, capsys)
+    if result.get("failed"):
+        assert result["msg"] and "failed unexpectedly" not in result["msg"], result["msg"]
