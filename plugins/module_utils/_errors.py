@@ -44,5 +44,9 @@ class IdTaken(Conflict):
     """Creating an image with a given ID failed: another project's or a deleted image holds it."""
 
 
+class TransientError(GlanceError):
+    """A failure worth retrying: connection refused or reset, HTTP 502/503/504."""
+
+
 class ImmutableAttributeError(GlanceError):
     """A create-only attribute differs on an existing image."""

@@ -29,6 +29,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import For
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 try:
@@ -43,6 +44,10 @@ JSON_PATCH = "application/openstack-images-v2.1-json-patch"
 PAGE_SIZE = 200
 
 _STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict}
+# Answers worth another try: a proxy or Glance itself is restarting or overloaded.
+TRANSIENT_STATUSES = (502, 503, 504)
+# Seconds to wait before each retry of a call declared retryable; then the error stands.
+RETRY_DELAYS = (1, 2, 4)
 
 # Filter name -> Glance list query parameter (GET /v2/images).
 LIST_FILTERS = {
@@ -115,9 +120,11 @@ def _describe(image):
 class ImageApi(object):
     """Glance Images v2 calls. Methods take and return plain dicts."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, retry_delays=RETRY_DELAYS):
         self.conn = conn
         self._http = None
+        self.retry_delays = retry_delays
+        self.retries = []  # one line per retry, reported to the user as warnings
 
     @property
     def http(self):
@@ -125,27 +132,48 @@ class ImageApi(object):
         if self._http is None:
             try:
                 self._http = self.conn.image
+                # Retries happen in request(), declared per call and reported; the adapter's own
+                # silent retries of 503 would hide them and double the waiting.
+                self._http.status_code_retries = 0
             except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
                 raise GlanceError("Failed to find the image service (Glance) of the cloud: %s" % exc)
         return self._http
 
     # -- plumbing ---------------------------------------------------------
 
-    def request(self, action, method, url, **kwargs):
-        """Send one request; raise GlanceError('Failed to <action>: ...') on failure."""
+    def request(self, action, method, url, retry=False, **kwargs):
+        """Send a request; raise GlanceError('Failed to <action>: ...') on failure.
+
+        With ``retry`` (only for calls that are safe to repeat), transient failures - a refused or
+        reset connection, HTTP 502/503/504 - are retried after each of ``retry_delays`` seconds.
+        """
+        delays = list(self.retry_delays) if retry else []
+        while True:
+            try:
+                return self._request_once(action, method, url, **kwargs)
+            except TransientError as exc:
+                if not delays:
+                    raise
+                delay = delays.pop(0)
+                self.retries.append("%s; retrying in %d s" % (exc.msg, delay))
+                time.sleep(delay)
+
+    def _request_once(self, action, method, url, **kwargs):
         try:
             response = self.http.request(url, method, **kwargs)
             sdk_exceptions.raise_from_response(response)
             return response
         except sdk_exceptions.HttpException as exc:
             status = exc.status_code
-            error = _STATUS_ERRORS.get(status, GlanceError)
+            error = TransientError if status in TRANSIENT_STATUSES else _STATUS_ERRORS.get(status, GlanceError)
             details = (exc.details or "").strip() or exc.response.reason
             raise error(
                 "Failed to %s: Glance answered HTTP %s: %s" % (action, status, details),
                 status_code=status,
                 request_id=exc.request_id,
             )
+        except (ksa_exceptions.ConnectFailure, ksa_exceptions.UnknownConnectionError) as exc:
+            raise TransientError("Failed to %s: the connection to Glance failed: %s" % (action, exc))
         except ksa_exceptions.Unauthorized as exc:
             raise GlanceError("Failed to %s: Keystone refused the credentials: %s" % (action, exc), status_code=401)
         except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
@@ -164,7 +192,7 @@ class ImageApi(object):
     def get(self, image_id):
         """The raw image, or None when Glance answers 404 (also for another project's private image)."""
         try:
-            return self.request("get " + _describe(image_id), "GET", "/images/%s" % image_id).json()
+            return self.request("get " + _describe(image_id), "GET", "/images/%s" % image_id, retry=True).json()
         except NotFound:
             return None
 
@@ -178,7 +206,7 @@ class ImageApi(object):
         url = "/images"
         returned = 0
         while url:
-            body = self.request("list images", "GET", url, params=params).json()
+            body = self.request("list images", "GET", url, params=params, retry=True).json()
             params = None  # the next link already carries the query
             for image in body.get("images", []):
                 yield image
@@ -202,7 +230,7 @@ class ImageApi(object):
         """The members of a shared image, or None when this project may not list them (a consumer)."""
         try:
             body = self.request(
-                "list members of " + _describe(image_id), "GET", "/images/%s/members" % image_id).json()
+                "list members of " + _describe(image_id), "GET", "/images/%s/members" % image_id, retry=True).json()
         except Forbidden:
             return None
         return body.get("members", [])
@@ -213,8 +241,7 @@ class ImageApi(object):
             return self.request(
                 "get membership of project %s in %s" % (project_id, _describe(image_id)),
                 "GET",
-                "/images/%s/members/%s" % (image_id, project_id),
-            ).json()
+                "/images/%s/members/%s" % (image_id, project_id), retry=True).json()
         except NotFound:
             return None
 
@@ -229,17 +256,17 @@ class ImageApi(object):
             "PATCH",
             "/images/%s" % image["id"],
             json=operations,
-            headers={"Content-Type": JSON_PATCH},
-        ).json()
+            headers={"Content-Type": JSON_PATCH}, retry=True).json()
 
     def add_tag(self, image, tag):
-        self.request("add tag %r to %s" % (tag, _describe(image)), "PUT", "/images/%s/tags/%s" % (image["id"], tag))
+        self.request("add tag %r to %s" % (tag, _describe(image)), "PUT", "/images/%s/tags/%s" % (image["id"], tag),
+                     retry=True)
 
     def remove_tag(self, image, tag):
         try:
             self.request(
-                "remove tag %r from %s" % (tag, _describe(image)), "DELETE", "/images/%s/tags/%s" % (image["id"], tag)
-            )
+                "remove tag %r from %s" % (tag, _describe(image)), "DELETE", "/images/%s/tags/%s" % (image["id"], tag),
+                retry=True)
         except NotFound:
             pass
 
@@ -256,8 +283,7 @@ class ImageApi(object):
             self.request(
                 "stop sharing %s with project %s" % (_describe(image), project_id),
                 "DELETE",
-                "/images/%s/members/%s" % (image["id"], project_id),
-            )
+                "/images/%s/members/%s" % (image["id"], project_id), retry=True)
         except NotFound:
             pass
 
@@ -270,28 +296,30 @@ class ImageApi(object):
         )
 
     def deactivate(self, image):
-        self.request("deactivate " + _describe(image), "POST", "/images/%s/actions/deactivate" % image["id"])
+        self.request("deactivate " + _describe(image), "POST", "/images/%s/actions/deactivate" % image["id"],
+                     retry=True)
 
     def reactivate(self, image):
-        self.request("reactivate " + _describe(image), "POST", "/images/%s/actions/reactivate" % image["id"])
+        self.request("reactivate " + _describe(image), "POST", "/images/%s/actions/reactivate" % image["id"],
+                     retry=True)
 
     def delete(self, image):
         """Delete; an image that is already gone is not an error."""
         try:
-            self.request("delete " + _describe(image), "DELETE", "/images/%s" % image["id"])
+            self.request("delete " + _describe(image), "DELETE", "/images/%s" % image["id"], retry=True)
         except NotFound:
             pass
 
     # -- data ---------------------------------------------------------------
 
     def import_methods(self):
-        body = self.request("read the import methods of this Glance", "GET", "/info/import").json()
+        body = self.request("read the import methods of this Glance", "GET", "/info/import", retry=True).json()
         return body.get("import-methods", {}).get("value", [])
 
     def stores(self):
         """The store IDs of a multi-store Glance ([] when it has a single, unnamed store)."""
         try:
-            body = self.request("read the stores of this Glance", "GET", "/info/stores").json()
+            body = self.request("read the stores of this Glance", "GET", "/info/stores", retry=True).json()
         except NotFound:
             return []
         return [store["id"] for store in body.get("stores", [])]
@@ -326,14 +354,15 @@ class ImageApi(object):
         """Glance's import tasks for the image (GET /v2/images/{id}/tasks, API 2.12+); [] where unsupported."""
         try:
             body = self.request("read the import tasks of " + _describe(image), "GET",
-                                "/images/%s/tasks" % image["id"]).json()
+                                "/images/%s/tasks" % image["id"], retry=True).json()
         except (NotFound, Forbidden):
             return []
         return body.get("tasks", [])
 
     def open_download(self, image):
         """The streaming response for the image's data; the caller iterates and closes it."""
-        return self.request("download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True)
+        return self.request("download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True,
+                            retry=True)
 
     def wait(self, image, until, timeout, what):
         """Poll the image until ``until(raw)`` returns True; return the raw image.

@@ -64,10 +64,17 @@ class GlanceModule(object):
     def run(self):
         raise NotImplementedError
 
+    def _report_retries(self):
+        """Retries are bounded and never silent: each one becomes a warning."""
+        if self._api is not None:
+            for retry in self._api.retries:
+                self.ansible.warn(retry)
+
     def __call__(self):
         try:
             result = self.run()
         except GlanceError as exc:
+            self._report_retries()
             details = dict(exc.details)
             details.setdefault("exception", traceback.format_exc())
             self.ansible.fail_json(msg=exc.msg, **details)
@@ -76,4 +83,5 @@ class GlanceModule(object):
                 msg="osimages.glance.%s failed unexpectedly: %s: %s" % (self.module_name, type(exc).__name__, exc),
                 exception=traceback.format_exc(),
             )
+        self._report_retries()
         self.ansible.exit_json(**result)

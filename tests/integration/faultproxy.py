@@ -1,8 +1,15 @@
 """A small fault-injecting TCP proxy on 127.0.0.1, for tests that break transfers on purpose.
 
-It forwards connections to an upstream port and can reset a connection once a
-given number of response bytes went through, to prove that an interrupted
-transfer leaves nothing half-made.
+It forwards connections to an upstream port and can:
+
+- reset a connection once a given number of response bytes (a download) or request
+  bytes (an upload) went through, to prove that an interrupted transfer leaves
+  nothing half-made;
+- answer ``503 Service Unavailable`` to the next K requests whose request line holds
+  ``unavailable_match`` (API calls, not version discovery), without forwarding them, to
+  prove that transient failures are retried, a bounded number of times.
+
+Glance answers every request with ``Connection: close`` here, so one connection is one request.
 """
 import socket
 import struct
@@ -10,10 +17,15 @@ import threading
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, reset_after_response_bytes=None):
+    def __init__(self, upstream_port, reset_after_response_bytes=None, reset_after_request_bytes=None,
+                 unavailable_requests=0, unavailable_match=b"/v2/images"):
         self.upstream_port = upstream_port
         self.reset_after = reset_after_response_bytes
+        self.reset_after_request = reset_after_request_bytes
+        self.unavailable_requests = unavailable_requests
+        self.unavailable_match = unavailable_match
         self.resets = 0
+        self.refused = 0
         self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -38,12 +50,49 @@ class FaultProxy:
                 client, _addr = self._server.accept()
             except socket.timeout:
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            threading.Thread(target=self._pipe, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, self.reset_after), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _pipe(self, source, sink, limit):
-        sent = 0
+    def _serve(self, client):
+        head = b""
+        if self.unavailable_requests > 0:
+            head = self._read_head(client)
+            if self.unavailable_match in head.split(b"\r\n", 1)[0] and self.unavailable_requests > 0:
+                self.unavailable_requests -= 1
+                self._unavailable(client)
+                return
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        if head:
+            upstream.sendall(head)
+        threading.Thread(target=self._pipe, args=(client, upstream, self.reset_after_request, len(head)),
+                         daemon=True).start()
+        threading.Thread(target=self._pipe, args=(upstream, client, self.reset_after), daemon=True).start()
+
+    @staticmethod
+    def _read_head(client):
+        """The request line and headers (and whatever part of the body came with them)."""
+        head = b""
+        client.settimeout(5)
+        while b"\r\n\r\n" not in head:
+            data = client.recv(65536)
+            if not data:
+                break
+            head += data
+        client.settimeout(None)
+        return head
+
+    def _unavailable(self, client):
+        """Answer 503 and close (the body, if any, is not read)."""
+        try:
+            body = b'{"message": "injected by the fault proxy"}'
+            client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            self.refused += 1
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def _pipe(self, source, sink, limit, sent=0):
         try:
             while True:
                 data = source.recv(65536)

@@ -99,7 +99,7 @@ def test_ten_parallel_runs_with_the_same_name_make_one_image(pg_clouds_yaml, run
 
 
 def test_ten_parallel_publishes_of_one_version_make_one_image(pg_clouds_yaml, run_playbook, fixture_image,
-                                                               tmp_path, monkeypatch):
+                                                              monkeypatch):
     series = "pg-publish-%s" % uuid.uuid4().hex[:6]
     env = {"OS_CLIENT_CONFIG_FILE": pg_clouds_yaml}
     artifact = {"path": str(fixture_image), "disk_format": "raw", "build_date": "2026-11-27T00:00:00Z"}

@@ -19,6 +19,14 @@ import json
 from ansible.plugins.callback import CallbackBase
 
 
+def _warning_text(warning):
+    """A warning as text: a plain string (ansible-core < 2.19) or a WarningSummary's messages."""
+    if isinstance(warning, str):
+        return warning
+    details = getattr(warning, "details", None) or ()
+    return " ".join(getattr(detail, "msg", "") or "" for detail in details) or str(warning)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "stdout"
@@ -27,6 +35,10 @@ class CallbackModule(CallbackBase):
     def _emit(self, result, status):
         data = dict(result._result)
         data["_status"] = status
+        # ansible-core 2.19 keeps warnings on the task result object, not in the result dict.
+        warnings = getattr(result, "warnings", None)
+        if warnings:
+            data["warnings"] = [_warning_text(warning) for warning in warnings]
         self._display.display("RESULT_JSON " + json.dumps(data, default=str, sort_keys=True))
 
     def v2_runner_on_ok(self, result):

@@ -18,7 +18,12 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 
 text = st.text(min_size=0, max_size=12)
 scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10 ** 12), text, st.floats(allow_nan=False))
-maybe = lambda strategy: st.one_of(st.none(), strategy)  # noqa: E731 (unset or a value)
+
+
+def maybe(strategy):
+    """An option either unset or drawn from ``strategy``."""
+    return st.one_of(st.none(), strategy)
+
 
 PARAMS = st.fixed_dictionaries({
     "name": maybe(text),

@@ -1,7 +1,13 @@
 """The API layer's pure helpers: list queries and JSON patches."""
-import pytest
+import json
 
+import pytest
+import requests
+from keystoneauth1 import exceptions as ksa
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
 from ansible_collections.osimages.glance.plugins.module_utils._images import LIST_FILTERS
 from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
 from ansible_collections.osimages.glance.plugins.module_utils._images import json_patch
@@ -55,3 +61,53 @@ def test_json_patch_escapes_pointer_characters():
         {"op": "remove", "path": "/x"},
         {"op": "replace", "path": "/name", "value": "n"},
     ]
+
+
+class ScriptedAdapter:
+    """Answers requests from a script of (status or exception) items, recording each call."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.calls = []
+
+    def request(self, url, method, **kwargs):
+        self.calls.append((method, url))
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        response = requests.models.Response()
+        response.status_code = item
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps({"id": "x", "message": "scripted"}).encode()
+        response.url = "http://glance.test" + url
+        return response
+
+
+class ScriptedConnection:
+    def __init__(self, script):
+        self.image = ScriptedAdapter(script)
+
+
+def test_transient_failures_are_retried_then_succeed():
+    api = ImageApi(ScriptedConnection([503, ksa.ConnectFailure("reset by peer"), 200]), retry_delays=(0, 0, 0))
+    assert api.get("11111111-2222-3333-4444-555555555555") == {"id": "x", "message": "scripted"}
+    assert len(api.conn.image.calls) == 3
+    assert len(api.retries) == 2 and "HTTP 503" in api.retries[0] and "connection to Glance failed" in api.retries[1]
+
+
+def test_retries_are_bounded():
+    api = ImageApi(ScriptedConnection([503, 502, 504, 503]), retry_delays=(0, 0, 0))
+    with pytest.raises(TransientError, match="HTTP 503"):
+        api.get("11111111-2222-3333-4444-555555555555")
+    assert len(api.conn.image.calls) == 4 and len(api.retries) == 3
+
+
+@pytest.mark.parametrize("call", [
+    lambda api: api.create({"name": "n"}),
+    lambda api: api.add_member({"id": "x", "name": "n"}, "p"),
+])
+def test_calls_that_are_not_safe_to_repeat_are_not_retried(call):
+    api = ImageApi(ScriptedConnection([503, 201]), retry_delays=(0, 0, 0))
+    with pytest.raises(TransientError):
+        call(api)
+    assert len(api.conn.image.calls) == 1 and api.retries == []

@@ -1,0 +1,118 @@
+"""Faults injected on purpose between the modules and Glance (tests/integration/faultproxy.py).
+
+Outcome rule: a module either succeeds with the right result, or fails with a clear message and
+leaves nothing half-made; never an active image with wrong or partial data, never a partial file.
+"""
+import hashlib
+import json
+import os
+
+import pytest
+from faultproxy import FaultProxy
+from harness import raw_image
+
+PAYLOAD_SIZE = 4 * 1024 * 1024 + 4321
+# 20 reset points spread over an upload of PAYLOAD_SIZE bytes (the request head comes first).
+UPLOAD_OFFSETS = [1000 + index * (PAYLOAD_SIZE // 20) for index in range(20)]
+DOWNLOAD_OFFSETS = [200, 64 * 1024, 1024 * 1024, 3 * 1024 * 1024, PAYLOAD_SIZE - 10000]
+
+
+def sha512(data):
+    return hashlib.sha512(data).hexdigest()
+
+
+@pytest.fixture
+def proxied(sdk):
+    """A cloud dict for `demo` whose image endpoint is a fault proxy in front of Glance."""
+    conn = sdk("demo")
+    config = json.loads(open(os.environ["OS_CLIENT_CONFIG_FILE"]).read())["clouds"]["demo"]
+    glance_port = int(conn.image.get_endpoint().rstrip("/").rsplit(":", 1)[1].split("/")[0])
+
+    def make(**faults):
+        proxy = FaultProxy(glance_port, **faults)
+        # The override is the service root: version discovery finds /v2 behind the proxy too.
+        return proxy, dict(config, image_endpoint_override="http://127.0.0.1:%d/" % proxy.port)
+
+    return make
+
+
+@pytest.fixture
+def payload(tmp_path):
+    data = os.urandom(PAYLOAD_SIZE)
+    path = tmp_path / "disk.raw"
+    path.write_bytes(data)
+    return path, data
+
+
+def new_image(conn, name):
+    response = conn.image.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_transient_unavailability_is_retried_and_reported(run_module, proxied, prefix):
+    proxy, cloud = proxied(unavailable_requests=2)
+    with proxy:
+        result = run_module("glance_image", {"name": prefix + "retried", "cloud": cloud}, cloud=None)
+    assert not result["failed"], result
+    assert proxy.refused == 2
+    # Each retry is a warning (ansible-core 2.19 prints warnings instead of keeping them in the result).
+    warnings = result.get("warnings") or [line for line in result["_output"].splitlines() if "WARNING" in line]
+    assert sum("HTTP 503" in line and "retrying in" in line for line in warnings) == 2, warnings
+
+    proxy, cloud = proxied(unavailable_requests=100)
+    with proxy:
+        result = run_module("glance_image_info", {"image": prefix + "retried", "cloud": cloud}, cloud=None)
+    assert result["failed"] and "Glance answered HTTP 503" in result["msg"]
+    assert proxy.refused == 4, "one try and three retries, then the error stands"
+
+
+def test_twenty_resets_during_uploads_leave_no_corrupt_or_orphaned_image(run_module, proxied, sdk, prefix, payload):
+    conn = sdk("demo")
+    path, data = payload
+    outcomes = {"active and correct": 0, "failed, left queued": 0}
+    for offset in UPLOAD_OFFSETS:
+        image_id = new_image(conn, "%supload-%d" % (prefix, offset))
+        proxy, cloud = proxied(reset_after_request_bytes=offset)
+        with proxy:
+            result = run_module("glance_image_data", {"image": image_id, "src": str(path), "cloud": cloud,
+                                                      "checksum": "sha512:" + sha512(data)}, cloud=None)
+        raw = raw_image(conn, image_id)
+        if result["failed"]:
+            assert image_id in result["msg"] or "upload" in result["msg"], result["msg"]
+            # Glance resets a failed upload; give it a moment if it is still saving.
+            for dummy in range(30):
+                if raw["status"] != "saving":
+                    break
+                raw = raw_image(conn, image_id)
+            assert raw["status"] == "queued" and not raw.get("os_hash_value"), (offset, raw["status"])
+            outcomes["failed, left queued"] += 1
+            # A re-run without the fault completes.
+            again = run_module("glance_image_data", {"image": image_id, "src": str(path)})
+            assert not again["failed"], again
+            raw = raw_image(conn, image_id)
+        else:
+            outcomes["active and correct"] += 1
+        assert raw["status"] == "active" and raw["os_hash_value"] == sha512(data) and raw["size"] == len(data)
+    assert sum(outcomes.values()) == 20
+    print("upload faults:", outcomes)
+
+
+def test_resets_during_downloads_never_leave_a_partial_file(run_module, proxied, sdk, prefix, payload, tmp_path):
+    conn = sdk("demo")
+    path, data = payload
+    image_id = new_image(conn, prefix + "download")
+    assert not run_module("glance_image_data", {"image": image_id, "src": str(path)})["failed"]
+    dest = tmp_path / "out" / "copy.raw"
+    dest.parent.mkdir()
+    for offset in DOWNLOAD_OFFSETS:
+        dest.write_bytes(b"previous")
+        proxy, cloud = proxied(reset_after_response_bytes=offset)
+        with proxy:
+            result = run_module("glance_image_data", {"image": image_id, "dest": str(dest), "cloud": cloud},
+                                cloud=None)
+        assert result["failed"] and proxy.resets >= 1, (offset, result)
+        assert dest.read_bytes() == b"previous", offset
+        assert sorted(os.listdir(dest.parent)) == ["copy.raw"], "a partial file was left behind"
+    result = run_module("glance_image_data", {"image": image_id, "dest": str(dest)})
+    assert not result["failed"] and dest.read_bytes() == data
