@@ -10,8 +10,11 @@ Usage (through bench/run, which prepares the venv and the cloud):
   bench.py download --size 1 --rounds 5
   bench.py info     --counts 200,5000 --rounds 5
   bench.py readonce --size 1
+  bench.py noop     --count 20 --rounds 5
+  bench.py profile
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -22,7 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import ansible.release
 import openstack
+import openstack.config
+import openstack.version
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = REPO / "plugins" / "modules"
@@ -101,14 +107,20 @@ def module_cmd(module, args):
 
 
 def ansible_cmd(module, args):
-    return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-m", module,
-            "-a", json.dumps(args), "-e", "ansible_python_interpreter=%s" % sys.executable]
+    return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-m", module]\
+        + (["-a", json.dumps(args)] if args else []) + ["-e", "ansible_python_interpreter=%s" % sys.executable]
 
 
 def module_env():
     collections = os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0]
     return dict(os.environ, PYTHONPATH=collections, ANSIBLE_LOCALHOST_WARNING="0",
                 ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+
+
+def peer_tool(name):
+    """A command from the peers' venv (openstack.cloud's ansible, OSC's openstack, py-spy)."""
+    peer_python = os.environ.get("BENCH_PEER_PYTHON")
+    return str(Path(peer_python).parent / name) if peer_python else None
 
 
 def peer_env():
@@ -192,9 +204,14 @@ def upload_contenders(c, path):
                           "container_format": "bare"}),
                       "-e", "ansible_python_interpreter=%s" % peer_python]
 
+    def osc(name):
+        return None, [peer_tool("openstack"), "--os-cloud", CLOUD, "image", "create", "--disk-format", "raw",
+                      "--container-format", "bare", "--private", "--file", str(path), name]
+
     contenders = [("curl -T (the limit)", curl, module_env()), ("osimages.glance.glance_image_data", ours, module_env()),
                   ("openstacksdk create_image", sdk, module_env())]
     if peer_python:
+        contenders.append(("openstack image create (OSC)", osc, peer_env()))
         contenders.append(("openstack.cloud.image (ansible)", peer, peer_env()))
     return contenders
 
@@ -248,14 +265,18 @@ def bench_download(size, rounds):
         ("osimages.glance.glance_image_data", module_cmd("glance_image_data", {
             "cloud": CLOUD, "image": image_id, "dest": str(dest)})),
     ]
+    if peer_tool("openstack"):
+        contenders.append(("openstack image save (OSC)", [peer_tool("openstack"), "--os-cloud", CLOUD, "image", "save",
+                                                          "--file", str(dest), image_id]))
     samples = dict((name, []) for name, dummy_cmd in contenders)
     try:
         for dummy in range(rounds):
             for name, cmd in contenders:
                 if dest.exists():
                     dest.unlink()
-                wall, cpu, rss, _out = run_measured(cmd, module_env())
-                assert dest.stat().st_size == size * GIB
+                wall, cpu, rss, _out = run_measured(cmd, peer_env() if "OSC" in name else module_env())
+                if dest.stat().st_size != size * GIB:
+                    raise RuntimeError("%s wrote %d bytes, not %d" % (name, dest.stat().st_size, size * GIB))
                 samples[name].append((wall, cpu, rss))
     finally:
         delete_image(c, image_id)
@@ -269,38 +290,44 @@ def bench_download(size, rounds):
 
 # -- read once -------------------------------------------------------------------------
 
+def bytes_read(cmd, env, path):
+    """strace a command and its children: how many bytes do they read from ``path``?
+
+    ``-P`` makes strace keep only the calls on descriptors that refer to the file,
+    whichever process or thread opened them.
+    """
+    trace = WORK / "strace.log"
+    subprocess.run(["strace", "-f", "-qq", "-P", str(path), "-e", "trace=read,pread64,readv,preadv,sendfile",
+                    "-o", str(trace)] + cmd, env=env, check=True, capture_output=True)
+    total = 0
+    for line in trace.read_text().splitlines():
+        match = re.search(r"\b(?:read|pread64|readv|preadv|sendfile)\(.*= (\d+)$", line)
+        if match:
+            total += int(match.group(1))
+    trace.unlink()
+    return total
+
+
 def bench_readonce(size):
-    """strace the module process: how many bytes does it read from the source file?"""
+    """Every upload contender once under strace: bytes read from the source file, as a multiple of its size."""
     c = conn()
     path = make_file(size)
-    image_id = new_image(c, "bench-readonce")
-    trace = WORK / "strace.log"
-    cmd = ["strace", "-f", "-e", "trace=openat,read,close", "-e", "abbrev=all", "-o", str(trace)]
-    cmd += module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)})
-    try:
-        subprocess.run(cmd, env=module_env(), check=True, capture_output=True)
-    finally:
-        delete_image(c, image_id)
-    fds, read = set(), 0
-    opened = re.compile(r'^(\d+)\s+openat\(.*"%s".*= (\d+)$' % re.escape(str(path)))
-    reads = re.compile(r"^(\d+)\s+read\((\d+),.*= (\d+)$")
-    closes = re.compile(r"^(\d+)\s+close\((\d+)\)")
-    for line in trace.read_text().splitlines():
-        match = opened.match(line)
-        if match:
-            fds.add(int(match.group(2)))
-            continue
-        match = closes.match(line)
-        if match:
-            fds.discard(int(match.group(2)))  # the number may be reused for another file
-            continue
-        match = reads.match(line)
-        if match and int(match.group(2)) in fds:
-            read += int(match.group(3))
-    trace.unlink()
-    ratio = read / float(path.stat().st_size)
-    print("\n## bytes read from the source file: %d of %d (%.4fx the file size)" % (read, path.stat().st_size, ratio))
-    return {"readonce_%dg" % size: {"bytes_read": read, "file_size": path.stat().st_size, "ratio": ratio}}
+    rows = []
+    for name, prepare, env in upload_contenders(c, path):
+        image_name = "bench-readonce-%s" % re.sub(r"\W", "", name)[:12]
+        image_id, cmd = prepare(image_name)
+        try:
+            read = bytes_read(cmd, env, path)
+        finally:
+            ids = [image_id] if image_id else [image.id for image in c.image.images(name=image_name)]
+            for one in ids:
+                delete_image(c, one)
+        rows.append({"name": name, "bytes_read": read, "file_size": path.stat().st_size,
+                     "ratio": read / float(path.stat().st_size)})
+    print("\n## bytes read from a %d GiB source file" % size)
+    for row in rows:
+        print("%-40s %14d  %.4fx the file size" % (row["name"], row["bytes_read"], row["ratio"]))
+    return {"readonce_%dg" % size: rows}
 
 
 # -- info -------------------------------------------------------------------------------
@@ -349,9 +376,171 @@ def bench_info(counts, rounds):
     return results
 
 
+# -- no-op runs ---------------------------------------------------------------------------
+
+NOOP_BYTES = 1024 * 1024
+
+
+def noop_artifacts(count, prefix):
+    """``count`` small files with distinct, reproducible bytes, named after the images they become."""
+    directory = WORK / "noop"
+    directory.mkdir(parents=True, exist_ok=True)
+    artifacts = []
+    for index in range(count):
+        name = "%s-%02d" % (prefix, index)
+        path = directory / (name + ".raw")
+        if not path.exists():
+            block = hashlib.sha512(name.encode()).digest()
+            path.write_bytes(block * (NOOP_BYTES // len(block)))
+        artifacts.append({"name": name, "path": str(path)})
+    return artifacts
+
+
+def playbook_cmd(bin_dir, playbook, python, extra_vars):
+    extra = WORK / ("%s.vars.json" % Path(playbook).stem)
+    extra.write_text(json.dumps(dict(extra_vars, ansible_python_interpreter=python)))
+    return [str(Path(bin_dir) / "ansible-playbook"), "-i", "localhost,", str(REPO / "bench" / "playbooks" / playbook),
+            "-e", "@%s" % extra]
+
+
+def recap_changed(output):
+    match = re.search(r"^localhost\s*:.*changed=(\d+)", output, re.M)
+    return int(match.group(1)) if match else None
+
+
+def noop_publish_contenders(count):
+    ours = playbook_cmd(Path(sys.executable).parent, "noop_publish.yml", sys.executable,
+                        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-ours")})
+    peer = playbook_cmd(Path(peer_tool("python")).parent, "noop_openstack_cloud.yml", peer_tool("python"),
+                        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-peer")})
+    return [("osimages.glance.image_publish x%d" % count, ours, module_env()),
+            ("openstack.cloud.image x%d" % count, peer, peer_env())]
+
+
+def auth_and_round_trip_cmd(image_id):
+    """curl: one Keystone password authentication, then one GET of the image (the network part of the floor)."""
+    cloud = openstack.config.OpenStackConfig().get_one(cloud=CLOUD)
+    auth = cloud.config["auth"]
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": auth["username"], "password": auth["password"],
+        "domain": {"name": auth.get("user_domain_name", "Default")}}}},
+        "scope": {"project": {"name": auth["project_name"],
+                              "domain": {"name": auth.get("project_domain_name", "Default")}}}}}
+    body_file = WORK / "auth.json"
+    body_file.touch(mode=0o600)
+    body_file.write_text(json.dumps(body))
+    glance = conn().image.get_endpoint().rstrip("/")
+    if not glance.endswith("/v2"):
+        glance += "/v2"
+    script = ('token=$(curl -sS -f -D - -o /dev/null -H "Content-Type: application/json" -d @"$1" "$2/auth/tokens" '
+              '| tr -d "\\r" | sed -n "s/^[Xx]-[Ss]ubject-[Tt]oken: //p") && '
+              'curl -sS -f -o /dev/null -H "X-Auth-Token: $token" "$3/images/$4"')
+    return ["sh", "-c", script, "auth-round-trip", str(body_file), auth["auth_url"].rstrip("/"), glance, image_id]
+
+
+def bench_noop(count, rounds):
+    """No-op runs: image_publish of ``count`` images against as many openstack.cloud.image tasks, and one
+    no-op glance_image task against the floor (ansible -m ping, plus one authentication and one GET)."""
+    c = conn()
+    results = {}
+    publish = noop_publish_contenders(count)
+    for name, cmd, env in publish:  # the first run puts everything in place
+        run_measured(cmd, env)
+    samples = dict((name, []) for name, dummy_cmd, dummy_env in publish)
+    changed = {}
+    for dummy in range(rounds):
+        for name, cmd, env in publish:
+            wall, cpu, rss, out = run_measured(cmd, env)
+            changed[name] = recap_changed(out)
+            samples[name].append((wall, cpu, rss))
+    if changed[publish[0][0]] != 0:
+        raise RuntimeError("the no-op image_publish run changed %s things" % changed[publish[0][0]])
+    reference = summarize("ref", samples[publish[1][0]])
+    rows = [dict(summarize(name, samples[name], reference), changed=changed[name]) for name, dummy, dummy_env in publish]
+    print_table("no-op publication of %d images (%d rounds; ratio to openstack.cloud.image)" % (count, rounds), rows)
+    results["noop_publish_%d" % count] = rows
+
+    probe = next(iter(c.image.images(name="bench-noop-ours-00")))
+    single = [
+        ("ansible -m ping", ansible_cmd("ansible.builtin.ping", {}), module_env()),
+        ("Keystone auth + one Glance GET (curl)", auth_and_round_trip_cmd(probe.id), module_env()),
+        ("osimages.glance.glance_image no-op", ansible_cmd("osimages.glance.glance_image",
+                                                           {"cloud": CLOUD, "id": probe.id}), module_env()),
+    ]
+    samples = dict((name, []) for name, dummy_cmd, dummy_env in single)
+    for dummy in range(rounds):
+        for name, cmd, env in single:
+            samples[name].append(run_measured(cmd, env)[:3])
+    rows = [summarize(name, samples[name]) for name, dummy_cmd, dummy_env in single]
+    floor = rows[0]["median_s"] + rows[1]["median_s"]
+    rows.append({"name": "floor: ping + auth + GET", "median_s": floor, "min_s": rows[0]["min_s"] + rows[1]["min_s"],
+                 "max_s": rows[0]["max_s"] + rows[1]["max_s"], "cpu_s": rows[0]["cpu_s"] + rows[1]["cpu_s"],
+                 "peak_rss_mib": max(rows[0]["peak_rss_mib"], rows[1]["peak_rss_mib"]), "rounds": rounds})
+    for row in rows:
+        row["ratio"] = row["median_s"] / floor
+    print_table("a single no-op task (%d rounds; ratio to the floor)" % rounds, rows)
+    results["noop_single"] = rows
+    return results
+
+
+# -- profile ------------------------------------------------------------------------------
+
+def classify(stack):
+    """Where a sampled stack spends its time, in the words of the closing note."""
+    frames = stack.split(";")
+    if not any("AnsiballZ" in frame or "/modules/" in frame or "ansible_module_" in frame for frame in frames):
+        return "ansible controller (ansible-playbook and its workers)"
+    if any("_find_and_load" in frame or "exec_module" in frame for frame in frames):
+        return "module process: importing Python packages"
+    if any("keystoneauth1/identity" in frame or "get_auth_ref" in frame for frame in frames):
+        return "module process: Keystone authentication"
+    if any("requests/" in frame or "http/client" in frame or "urllib3" in frame for frame in frames):
+        return "module process: Glance HTTP requests"
+    return "module process: other"
+
+
+def bench_profile(count):
+    """py-spy over one no-op image_publish run of ``count`` images, controller and module processes together.
+
+    The raw stacks (bench/profile/noop_publish.txt, one "frame;frame;... samples" line per stack) load into
+    speedscope or any flame-graph tool.
+    """
+    name, cmd, env = noop_publish_contenders(count)[0]
+    run_measured(cmd, env)
+    out_dir = REPO / "bench" / "profile"
+    out_dir.mkdir(exist_ok=True)
+    raw = out_dir / "noop_publish.txt"
+    spy = [peer_tool("py-spy"), "record", "--subprocesses", "--rate", "100", "--format", "raw", "-o", str(raw), "--"]
+    subprocess.run(spy + cmd, env=env, check=True, capture_output=True)
+    shares = {}
+    for line in raw.read_text().splitlines():
+        stack, dummy, samples = line.rpartition(" ")
+        if samples.isdigit():
+            label = classify(stack)
+            shares[label] = shares.get(label, 0) + int(samples)
+    total = float(sum(shares.values())) or 1.0
+    print("\n## where a no-op image_publish of %d images spends its CPU samples (%s)" % (count, name))
+    for label, samples in sorted(shares.items(), key=lambda pair: -pair[1]):
+        print("%-60s %6.1f %%" % (label, 100 * samples / total))
+    return {"profile_noop_publish_%d" % count: dict((label, samples / total) for label, samples in shares.items())}
+
+
+def machine():
+    """What the numbers were measured on."""
+    with open("/proc/meminfo") as handle:
+        memory_kib = int(handle.readline().split()[1])
+    with open("/proc/cpuinfo") as handle:
+        models = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+    return {"cores": os.cpu_count(), "memory_gib": round(memory_kib / 1024.0 / 1024.0, 1),
+            "cpu": models[0] if models else "unknown", "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d"),
+            "ansible_core": ansible.release.__version__, "openstacksdk": openstack.version.__version__,
+            "glance": "local Glance + Keystone under uWSGI on 127.0.0.1, sqlite, file stores (tests/cloud/localcloud)"}
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["upload", "download", "readonce", "info"])
+    parser.add_argument("what", choices=["upload", "download", "readonce", "info", "noop", "profile"])
+    parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--sizes", default="1,4")
     parser.add_argument("--size", type=int, default=1)
     parser.add_argument("--counts", default="200,5000")
@@ -364,13 +553,17 @@ def main():
         results = bench_download(args.size, args.rounds)
     elif args.what == "readonce":
         results = bench_readonce(args.size)
+    elif args.what == "noop":
+        results = bench_noop(args.count, args.rounds)
+    elif args.what == "profile":
+        results = bench_profile(args.count)
     else:
         results = bench_info([int(count) for count in args.counts.split(",")], args.rounds)
     if args.json:
         path = Path(args.json)
         data = json.loads(path.read_text()) if path.exists() else {}
         data.update(results)
-        data["machine"] = {"cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+        data["machine"] = machine()
         path.write_text(json.dumps(data, indent=2))
 
 

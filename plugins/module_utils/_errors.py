@@ -40,6 +40,10 @@ class Conflict(GlanceError):
     """Glance answered 409: the image is in a state that does not allow the call."""
 
 
+class TooLarge(GlanceError):
+    """Glance answered 413: the data is over its image_size_cap or the project's storage quota."""
+
+
 class IdTaken(Conflict):
     """Creating an image with a given ID failed: another project's or a deleted image holds it."""
 

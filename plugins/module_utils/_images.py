@@ -29,6 +29,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import For
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
@@ -43,7 +44,7 @@ JSON_PATCH = "application/openstack-images-v2.1-json-patch"
 # Glance's own maximum page size is 1000 by default; this keeps each page small.
 PAGE_SIZE = 200
 
-_STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict}
+_STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 413: TooLarge}
 # Answers worth another try: a proxy or Glance itself is restarting or overloaded.
 TRANSIENT_STATUSES = (502, 503, 504)
 # Seconds to wait before each retry of a call declared retryable; then the error stands.
@@ -67,6 +68,8 @@ LIST_FILTERS = {
     "updated_at": "updated_at",
     "properties": None,  # each extra property becomes its own parameter
 }
+# filters.hidden value that lists hidden and visible images together (Glance itself lists one kind per query).
+HIDDEN_ANY = "any"
 
 
 def image_query(filters, sort=None):
@@ -94,6 +97,8 @@ def image_query(filters, sort=None):
         elif key == "tag":
             tags = value if isinstance(value, list) else [value]
             query["tag"] = [str(tag) for tag in tags]  # repeated parameter: every tag must match
+        elif key == "hidden" and str(value).lower() == HIDDEN_ANY:
+            query["os_hidden"] = HIDDEN_ANY
         elif key in ("hidden", "protected"):
             try:
                 query[LIST_FILTERS[key]] = "true" if boolean(value) else "false"
@@ -200,7 +205,21 @@ class ImageApi(object):
         """Yield raw images page by page, following Glance's ``next`` links.
 
         Only one page is held at a time, and no page past ``limit`` is fetched.
+        ``os_hidden=any`` yields the visible images, then the hidden ones: Glance
+        lists only one of the two kinds per query.
         """
+        if query.get("os_hidden") != HIDDEN_ANY:
+            yield from self._iter_pages(query, limit)
+            return
+        returned = 0
+        for hidden in ("false", "true"):
+            if limit and returned >= limit:
+                return
+            for image in self._iter_pages(dict(query, os_hidden=hidden), limit - returned if limit else None):
+                yield image
+                returned += 1
+
+    def _iter_pages(self, query, limit):
         params = dict(query)
         params["limit"] = min(limit, PAGE_SIZE) if limit else PAGE_SIZE
         url = "/images"
@@ -220,11 +239,7 @@ class ImageApi(object):
 
     def find_by_name(self, name, owner):
         """All images of ``owner`` called ``name``, hidden ones included."""
-        found = []
-        for hidden in ("false", "true"):
-            query = {"name": name, "owner": owner, "visibility": "all", "os_hidden": hidden}
-            found.extend(self.iter_images(query))
-        return found
+        return list(self.iter_images({"name": name, "owner": owner, "visibility": "all", "os_hidden": HIDDEN_ANY}))
 
     def members(self, image_id):
         """The members of a shared image, or None when this project may not list them (a consumer)."""
@@ -323,6 +338,14 @@ class ImageApi(object):
         except NotFound:
             return []
         return [store["id"] for store in body.get("stores", [])]
+
+    def usage(self):
+        """Glance's quota usage (``/v2/info/usage``): empty unless the cloud enforces Keystone unified limits."""
+        try:
+            return self.request("read the project's image quota usage", "GET", "/info/usage", retry=True).json().get(
+                "usage") or {}
+        except NotFound:  # Glance before Yoga
+            return {}
 
     def upload(self, image, body, store=None):
         """PUT the data (direct upload). ``body`` is streamed; see _transfer.UploadBody."""

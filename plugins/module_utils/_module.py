@@ -79,6 +79,7 @@ class GlanceModule(object):
             details.setdefault("exception", traceback.format_exc())
             self.ansible.fail_json(msg=exc.msg, **details)
         except Exception as exc:  # a bug of ours: still one readable line, with the traceback attached
+            self._report_retries()
             self.ansible.fail_json(
                 msg="osimages.glance.%s failed unexpectedly: %s: %s" % (self.module_name, type(exc).__name__, exc),
                 exception=traceback.format_exc(),

@@ -16,6 +16,8 @@ __metaclass__ = type
 
 import copy
 
+MIB = 1024 * 1024
+
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ImmutableAttributeError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
@@ -391,6 +393,24 @@ def upload_decision(image, local_digest=None):
     if status == "killed":
         raise ValidationError("%s is killed: an earlier upload failed; delete it and create it again" % label)
     raise ValidationError("%s cannot take data while it is %s" % (label, status))
+
+
+def quota_shortfall(usage, size, staged=False):
+    """Why ``size`` more bytes would not fit the project's image quota, or None when they fit or nobody knows.
+
+    ``usage`` is Glance's ``/v2/info/usage`` (Keystone unified limits: limits and usage in MiB, -1 for no
+    limit; empty when the cloud does not enforce them). A glance-direct upload also fills the staging quota.
+    """
+    if size is None:
+        return None
+    needed = -(-size // MIB)
+    for key, what in [("image_size_total", "image storage")] + ([("image_stage_total", "staging")] if staged else []):
+        quota = (usage or {}).get(key) or {}
+        limit, used = quota.get("limit"), quota.get("usage")
+        if isinstance(limit, int) and isinstance(used, int) and 0 <= limit < used + needed:
+            return ("the project's %s quota is %d MiB with %d MiB in use, so %d MiB more do not fit"
+                    % (what, limit, used, needed))
+    return None
 
 
 def missing_stores(image, wanted):

@@ -18,6 +18,11 @@ description:
     Glance computes itself (C(os_hash_value)), so nothing is read twice and memory does not grow with image size.
   - Image data is immutable in Glance. Uploading the same bytes again changes nothing; uploading different bytes
     into an active image fails, because the right thing is to publish a new image.
+  - Limits are checked before any byte is sent where Glance tells them. On a cloud that enforces Keystone unified
+    limits, the project's quota usage (C(/v2/info/usage)) is read first and a file that cannot fit is refused
+    (since 0.2.0). Glance's C(image_size_cap) and the older C(user_storage_quota) are not published, so they show
+    only when Glance refuses the data (HTTP 413); the task then fails with the size of O(src), and the image is
+    left C(queued) with nothing stored.
 author:
   - osimages.glance contributors (@osimages)
 options:
@@ -219,13 +224,18 @@ from ansible_collections.osimages.glance.plugins.module_utils._diskimage import 
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import inspect_file
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._images import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import BUSY_STATUSES
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import download_decision
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import quota_shortfall
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import DOWNLOAD_CHUNK_SIZE
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import BackgroundHasher
@@ -240,6 +250,8 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import p
 
 # Glance's default hashing algorithm: what a fresh upload is hashed with before Glance says otherwise.
 DEFAULT_HASH_ALGO = "sha512"
+# Seconds to wait for Glance to reset an image whose upload connection broke (it does so a moment later).
+CUT_UPLOAD_SETTLE_SECONDS = 15
 
 
 class GlanceImageDataModule(GlanceModule):
@@ -346,8 +358,7 @@ class GlanceImageDataModule(GlanceModule):
         elif upload:
             matches = self.api.find_by_name(ref, self.api.project_id)
         else:
-            matches = [image for hidden in ("false", "true")
-                       for image in self.api.iter_images({"name": ref, "os_hidden": hidden})]
+            matches = list(self.api.iter_images({"name": ref, "os_hidden": HIDDEN_ANY}))
         if not matches:
             raise GlanceError("image %s was not found" % ref)
         if len(matches) > 1:
@@ -380,6 +391,7 @@ class GlanceImageDataModule(GlanceModule):
 
         if params["src"]:
             self._check_format(raw)
+            self._check_quota(raw, method)
         if self.check_mode:
             if params["src"]:
                 digests, dummy = hash_file(params["src"], [DEFAULT_HASH_ALGO] + ([expected[0]] if expected else []),
@@ -417,6 +429,15 @@ class GlanceImageDataModule(GlanceModule):
                                         deactivate=True)
         progress.write("done")
         return self._result(True, before, normalize(after_raw), method, digests, progress)
+
+    def _check_quota(self, raw, method):
+        """Refuse src before any byte moves when Glance says the project's quota cannot hold it."""
+        params = self.params
+        size = None if params["decompress"] else os.path.getsize(params["src"])
+        problem = quota_shortfall(self.api.usage(), size, staged=method == "glance-direct")
+        if problem:
+            raise ValidationError("cannot upload %s (%d bytes) to image %s (%s): %s; nothing was sent"
+                                  % (params["src"], size, raw["name"], raw["id"], problem))
 
     def _check_format(self, raw):
         """Refuse src before any byte moves when it is not what the image declares, or references other files.
@@ -462,10 +483,41 @@ class GlanceImageDataModule(GlanceModule):
         except ChecksumMismatch:
             self._wait_until_queued(raw)
             raise
+        except TransientError as exc:  # the connection broke: say what the cut-short upload left behind
+            raise TransientError("%s. %s" % (exc.msg, self._after_cut_upload(raw)), **exc.details)
+        except TooLarge as exc:
+            self._wait_until_queued(raw)
+            raise TooLarge("%s. src %s holds %s bytes, more than Glance's image_size_cap or the project's storage "
+                           "quota allows (Glance does not say which); nothing was stored and the image is queued"
+                           % (exc.msg, params["src"], length if length is not None else "an unknown number of"),
+                           **exc.details)
         if method == "glance-direct":
             self.api.start_import(raw, method, stores=params["stores"], all_stores=params["all_stores"],
                                   all_stores_must_succeed=params["all_stores_must_succeed"])
         return body.digests()
+
+    def _after_cut_upload(self, raw):
+        """What an upload whose connection broke left behind, for the error message.
+
+        Glance resets an image to queued when the client goes away, a moment later; after its own restart it
+        leaves the image saving for good.
+        """
+        try:
+            status = self.api.wait(raw, lambda image: image["status"] != "saving", CUT_UPLOAD_SETTLE_SECONDS,
+                                   "Glance to discard the partial upload")["status"]
+        except NotFound:
+            return "The image is gone"
+        except GlanceError:
+            try:
+                status = (self.api.get(raw["id"]) or {}).get("status", "deleted")
+            except GlanceError:
+                return "Glance did not answer afterwards, so the state of the image is unknown"
+        if status == "queued":
+            return "Glance discarded the partial data and the image is queued: run the task again"
+        if status == "saving":
+            return ("The image is left saving: Glance stopped during the upload and will not finish it, so delete "
+                    "the image and upload again")
+        return "The image is now %s" % status
 
     def _wait_until_queued(self, raw):
         """After a cut-short upload Glance resets the image to queued; wait so the caller sees that state."""

@@ -28,7 +28,8 @@ options:
     description:
       - Glance list filters, applied by the server. Supported keys are C(name), C(status), C(visibility) (also
         C(all)), C(owner) (project name or ID), C(member_status) (C(pending), C(accepted), C(rejected) or C(all)),
-        C(tag) (a list; every tag must match), C(hidden) (hidden images are left out unless this is V(true)),
+        C(tag) (a list; every tag must match), C(hidden) (hidden images are left out unless this is V(true);
+        V(any) lists the visible images, then the hidden ones, each part in O(sort) order; added in 0.2.0),
         C(protected), C(disk_format), C(container_format), C(size_min), C(size_max), C(created_at) and
         C(updated_at) (with Glance's operators, for example C(gte:2026-01-01T00:00:00Z)), and C(properties)
         (a dict of extra properties that must match).
@@ -81,6 +82,14 @@ EXAMPLES = r"""
     filters:
       visibility: shared
       member_status: pending
+
+- name: Every version of a series, hidden or not, in one task
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    filters:
+      hidden: any
+      properties:
+        osimages_series: debian-13
 
 - name: Hidden images created this year
   osimages.glance.glance_image_info:

@@ -13,16 +13,21 @@ cloud without editing files:
   LOCALCLOUD_STORAGE_QUOTA   (unset)  Glance [DEFAULT] user_storage_quota
   LOCALCLOUD_DB              (sqlite) or postgresql: Debian's PostgreSQL cluster on
                                       127.0.0.1, for tests with concurrent writers
+  LOCALCLOUD_TLS             (0)      1: both services speak HTTPS only, with a certificate
+                                      signed by a throwaway CA made here (LOCALCLOUD_DIR/tls/ca.pem)
 
 A changed setting restarts the services on the next ``up``.
 """
 
+import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -44,8 +49,10 @@ STATE = Path(os.environ["LOCALCLOUD_DIR"]).resolve()
 VENV = Path(os.environ["LOCALCLOUD_VENV"]).resolve()
 KEYSTONE_PORT = int(os.environ.get("LOCALCLOUD_KEYSTONE_PORT", "5000"))
 GLANCE_PORT = int(os.environ.get("LOCALCLOUD_GLANCE_PORT", "9292"))
-KEYSTONE_URL = f"http://{HOST}:{KEYSTONE_PORT}/v3"
-GLANCE_URL = f"http://{HOST}:{GLANCE_PORT}"
+TLS = os.environ.get("LOCALCLOUD_TLS", "0") == "1"
+SCHEME = "https" if TLS else "http"
+KEYSTONE_URL = f"{SCHEME}://{HOST}:{KEYSTONE_PORT}/v3"
+GLANCE_URL = f"{SCHEME}://{HOST}:{GLANCE_PORT}"
 
 ETC = STATE / "etc"
 DATA = STATE / "data"
@@ -55,6 +62,10 @@ CLOUDS_YAML = STATE / "clouds.yaml"
 # Shaped exactly like the file AWX's OpenStack credential writes.
 AWX_CLOUDS_YAML = STATE / "clouds-awx.yaml"
 SECRETS = STATE / "secrets.json"
+TLS_DIR = STATE / "tls"
+CA_CERT = TLS_DIR / "ca.pem"
+SERVER_CERT = TLS_DIR / "server.pem"
+SERVER_KEY = TLS_DIR / "server.key"
 
 
 def log(msg):
@@ -77,6 +88,7 @@ def settings():
         "image_size_cap": os.environ.get("LOCALCLOUD_IMAGE_SIZE_CAP", ""),
         "storage_quota": os.environ.get("LOCALCLOUD_STORAGE_QUOTA", ""),
         "db": DB,
+        "tls": TLS,
     }
 
 
@@ -157,6 +169,7 @@ def glance_conf(cfg, pw):
             "project_name": "service",
             "username": "glance",
             "password": pw["glance"],
+            "cafile": CA_CERT if TLS else None,
         },
         "paste_deploy": {"flavor": "keystone", "config_file": ETC / "glance" / "glance-api-paste.ini"},
         # web-download refuses loopback unless the host is listed; the bracketed list
@@ -180,19 +193,62 @@ def write_configs(cfg, pw):
 
 # --- processes -------------------------------------------------------------
 
+def _listen(port, router):
+    """uWSGI's options to serve HTTP, or HTTPS with the test CA's server certificate, on ``port``."""
+    address = f"{HOST}:{port}"
+    if TLS:
+        address += f",{SERVER_CERT},{SERVER_KEY}"
+    if router:
+        return ["--https" if TLS else "--http", address]
+    return ["--https-socket" if TLS else "--http-socket", address]
+
+
 SERVICES = {
     "keystone": {"module": "keystone.wsgi.api:application", "port": KEYSTONE_PORT,
                  "env": {"OS_KEYSTONE_CONFIG_DIR": str(ETC / "keystone")},
                  "probe": KEYSTONE_URL, "ready": (200,),
-                 "listen": ["--http", f"{HOST}:{KEYSTONE_PORT}", "--http-keepalive"]},
+                 "listen": _listen(KEYSTONE_PORT, router=True) + ["--http-keepalive"]},
     "glance": {"module": "glance.wsgi.api:application", "port": GLANCE_PORT,
                "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
                "probe": GLANCE_URL + "/", "ready": (300,),
                # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
                # through uwsgi.chunked_read(), which the router does not feed reliably.
-               "listen": ["--http-socket", f"{HOST}:{GLANCE_PORT}", "--add-header", "Connection: close",
-                          "--chunked-input-limit", str(64 * 1024 * 1024)]},
+               "listen": _listen(GLANCE_PORT, router=False) + [
+                   "--add-header", "Connection: close", "--chunked-input-limit", str(64 * 1024 * 1024)]},
 }
+
+
+def make_test_ca():
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it (kept across restarts)."""
+    if SERVER_CERT.exists() and CA_CERT.exists():
+        return
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, public_key, signing_key, ca):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "osimages.glance test CA")])
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    ca_cert = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
+    server_cert = certificate(server_name, ca_name, server_key.public_key(), ca_key, ca=False)
+    write_private(SERVER_KEY, server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()).decode())
+    SERVER_CERT.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    CA_CERT.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
 
 def pid_of(name):
@@ -205,8 +261,9 @@ def pid_of(name):
 
 
 def probe(url):
+    context = ssl.create_default_context(cafile=str(CA_CERT)) if TLS else None
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=2, context=context) as resp:
             return resp.status
     except urllib.error.HTTPError as err:
         return err.code
@@ -346,7 +403,8 @@ def bootstrap_identity(pw):
 
     log("creating projects, users and the image endpoint")
     conn = openstack.connect(auth_url=KEYSTONE_URL, username="admin", password=pw["admin"], project_name="admin",
-                             user_domain_name=DOMAIN, project_domain_name=DOMAIN, region_name=REGION)
+                             user_domain_name=DOMAIN, project_domain_name=DOMAIN, region_name=REGION,
+                             cacert=str(CA_CERT) if TLS else None)
     ident = conn.identity
     domain = ident.find_domain(DOMAIN)
     member = ident.find_role("member")
@@ -424,6 +482,8 @@ def cmd_up():
         for name in ("glance", "keystone"):
             stop(name)
     write_configs(cfg, pw)
+    if TLS:
+        make_test_ca()
     fp_file.write_text(fingerprint)
     if DB == "postgresql":
         ensure_postgres(pw)
@@ -466,6 +526,8 @@ def cmd_env():
     print(f"export OS_CLIENT_CONFIG_FILE={CLOUDS_YAML}")
     print(f"export LOCALCLOUD_AWX_CLOUDS_YAML={AWX_CLOUDS_YAML}")
     print(f"export LOCALCLOUD_SECRETS={SECRETS}")
+    if TLS:
+        print(f"export LOCALCLOUD_CA_CERT={CA_CERT}")
     return 0
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 import openstack
 import pytest
 from harness import CALLBACKS
+from harness import OUTPUT_LOG
+from harness import SECRETS
 from harness import ModuleRunner
 from harness import PlaybookRunner
+from harness import find_leaks
 
 
 def _require_cloud():
@@ -41,6 +44,23 @@ def cloud_secrets(clouds_yaml):
     """The test users' passwords, to prove they never appear in output."""
     path = os.environ.get("LOCALCLOUD_SECRETS", str(Path(clouds_yaml).with_name("secrets.json")))
     return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_output(cloud_secrets, tmp_path_factory):
+    """After the whole session: no password, application-credential secret or token in any output.
+
+    Searched: the output of every module and playbook run (warnings, errors, diffs and -vvvv runs included)
+    and every file the tests left in their temporary folders (progress files, playbook results, downloads' logs).
+    """
+    SECRETS.update(value for value in cloud_secrets.values() if value)
+    yield
+    texts = [("output of run %d" % index, text) for index, text in enumerate(OUTPUT_LOG)]
+    for path in Path(tmp_path_factory.getbasetemp()).rglob("*"):
+        if path.is_file() and path.stat().st_size < 4 * 1024 * 1024:
+            texts.append((str(path), path.read_bytes().decode("utf-8", errors="replace")))
+    leaks = find_leaks(texts, SECRETS)
+    assert not leaks, "secrets leaked into output:\n" + "\n".join(leaks)
 
 
 @pytest.fixture(scope="session")

@@ -7,25 +7,35 @@ It forwards connections to an upstream port and can:
   nothing half-made;
 - answer ``503 Service Unavailable`` to the next K requests whose request line holds
   ``unavailable_match`` (API calls, not version discovery), without forwarding them, to
-  prove that transient failures are retried, a bounded number of times.
+  prove that transient failures are retried, a bounded number of times;
+- throttle what clients send (bytes per second), to make an upload outlive a token or a
+  service restart;
+- stall what clients send for a while once a number of request bytes went through.
 
 Glance answers every request with ``Connection: close`` here, so one connection is one request.
 """
 import socket
 import struct
 import threading
+import time
 
 
 class FaultProxy:
     def __init__(self, upstream_port, reset_after_response_bytes=None, reset_after_request_bytes=None,
-                 unavailable_requests=0, unavailable_match=b"/v2/images"):
+                 unavailable_requests=0, unavailable_match=b"/v2/images", throttle_request_bytes_per_second=None,
+                 stall_after_request_bytes=None, stall_seconds=0):
         self.upstream_port = upstream_port
         self.reset_after = reset_after_response_bytes
         self.reset_after_request = reset_after_request_bytes
         self.unavailable_requests = unavailable_requests
         self.unavailable_match = unavailable_match
+        self.throttle = throttle_request_bytes_per_second
+        self.stall_after = stall_after_request_bytes
+        self.stall_seconds = stall_seconds
         self.resets = 0
         self.refused = 0
+        self.stalls = 0
+        self.request_bytes = 0  # forwarded from clients, over every connection
         self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -60,11 +70,15 @@ class FaultProxy:
                 self.unavailable_requests -= 1
                 self._unavailable(client)
                 return
-        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:  # the service is down: the client sees its connection closed, as without the proxy
+            client.close()
+            return
         if head:
             upstream.sendall(head)
-        threading.Thread(target=self._pipe, args=(client, upstream, self.reset_after_request, len(head)),
-                         daemon=True).start()
+        threading.Thread(target=self._pipe, args=(client, upstream, self.reset_after_request, len(head),
+                                                  self._request_pace()), daemon=True).start()
         threading.Thread(target=self._pipe, args=(upstream, client, self.reset_after), daemon=True).start()
 
     @staticmethod
@@ -92,12 +106,34 @@ class FaultProxy:
         finally:
             client.close()
 
-    def _pipe(self, source, sink, limit, sent=0):
+    def _request_pace(self):
+        """A function that sleeps as the throttle and the stall ask, given the request bytes sent so far."""
+        started = time.monotonic()
+        state = {"stalled": False}
+
+        def pace(sent):
+            if self.stall_after is not None and not state["stalled"] and sent >= self.stall_after:
+                state["stalled"] = True
+                self.stalls += 1
+                time.sleep(self.stall_seconds)
+            if self.throttle:
+                # The stall is not time the throttle may catch up on afterwards.
+                elapsed = time.monotonic() - started - (self.stall_seconds if state["stalled"] else 0)
+                ahead = sent / float(self.throttle) - elapsed
+                if ahead > 0:
+                    time.sleep(ahead)
+
+        return pace
+
+    def _pipe(self, source, sink, limit, sent=0, pace=None):
         try:
             while True:
-                data = source.recv(65536)
+                data = source.recv(65536 if pace is None or not self.throttle else 16384)
                 if not data:
                     break
+                if pace is not None:
+                    pace(sent)
+                    self.request_bytes += len(data)
                 if limit is not None and sent + len(data) > limit:
                     sink.sendall(data[:max(limit - sent, 0)])
                     self.resets += 1

@@ -1,5 +1,6 @@
 """Helpers shared by the integration tests (imported by conftest and the test modules)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CALLBACKS = HERE / "callback_plugins"
 
-# Every module output of the session, so that tests can search it for leaked secrets.
+# Every module and playbook output of the session: the session's last check searches it for secrets.
 OUTPUT_LOG = []
+# Secrets the session's clouds and tests made (passwords, application-credential secrets): none may be printed.
+SECRETS = set()
+
+
+# A Keystone fernet token: it must never be printed either.
+FERNET_TOKEN = re.compile(r"gAAAAA[0-9A-Za-z_-]{80,}")
+
+
+def find_leaks(texts, secrets):
+    """Where any of ``secrets`` or a Keystone token appears in ``texts`` (pairs of (where, text))."""
+    leaks = set("%s: a secret" % where for where, text in texts for secret in secrets if secret in text)
+    leaks.update("%s: a Keystone token" % where for where, text in texts if FERNET_TOKEN.search(text))
+    return sorted(leaks)
+
+
+def remember_secrets(secrets_json):
+    """Add a local cloud's passwords (its secrets.json) to the secrets searched for at the end of the session."""
+    SECRETS.update(value for value in json.loads(Path(secrets_json).read_text()).values() if value)
 
 
 def raw_image(conn, image_id):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openstack
 import pytest
+from harness import remember_secrets
 
 LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
 PG_ENV = {"LOCALCLOUD_DB": "postgresql", "LOCALCLOUD_KEYSTONE_PORT": "15000", "LOCALCLOUD_GLANCE_PORT": "19292"}
@@ -26,6 +27,7 @@ def pg_clouds_yaml():
     proc = subprocess.run([str(LOCALCLOUD), "up"], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     path = proc.stdout.strip().split("=", 1)[1]
+    remember_secrets(Path(path).with_name("secrets.json"))
     yield path
     subprocess.run([str(LOCALCLOUD), "down"], env=env, capture_output=True, check=False)
 

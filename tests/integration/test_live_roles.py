@@ -5,6 +5,7 @@ did is checked with plain openstacksdk and qemu-img, never with the roles' own f
 """
 import hashlib
 import http.server
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,12 +14,23 @@ from pathlib import Path
 
 import pytest
 
-SERIES_PROPERTY = "osimages_series"
-NEWEST_CELL = os.environ.get("OSIMAGES_HEAVY_BUILDS") == "1"
+
+def _molecule_verifier():
+    """The molecule scenarios' independent reader of Glance (plain openstacksdk), shared rather than copied."""
+    path = Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "shared" / "glance_state.py"
+    spec = importlib.util.spec_from_file_location("glance_state", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+glance_state = _molecule_verifier()
+SERIES_PROPERTY = glance_state.SERIES_PROPERTY
+series_images = glance_state.series_images
+NEWEST_CELL = os.environ.get("OSIMAGES_NEWEST_CELL") == "1"
 # Real mmdebstrap/DIB builds, and the build variations that exercise the host's tools rather than
 # ansible-core or openstacksdk, run once per suite: in the newest cell (tests/run-all sets the variable).
-heavy = pytest.mark.skipif(not NEWEST_CELL, reason="real image builds run in the newest cell only")
-newest_only = pytest.mark.skipif(not NEWEST_CELL, reason="host-tool variations run in the newest cell only")
+newest_only = pytest.mark.skipif(not NEWEST_CELL, reason="host-tool builds and variations run in the newest cell only")
 
 
 def sha512(path):
@@ -32,16 +44,6 @@ def sha512(path):
 def versions(conn, series):
     """Every image of a series, hidden ones included, as Glance's own JSON."""
     return {image["internal_version"]: image for image in series_images(conn, series)}
-
-
-def series_images(conn, series):
-    """Glance's JSON of every image with the series property (the SDK drops unknown filters)."""
-    found = []
-    for hidden in ("false", "true"):
-        response = conn.image.get("/images", params={SERIES_PROPERTY: series, "os_hidden": hidden})
-        response.raise_for_status()
-        found.extend(response.json()["images"])
-    return found
 
 
 def build(run_playbook, tmp_path, **variables):
@@ -292,7 +294,7 @@ def debian_mirrors():
     return mirrors
 
 
-@heavy
+@newest_only
 def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
     variables = dict(image_build_backend="rootfs", image_build_rootfs_mirror=debian_mirrors()["main"],
                      image_build_rootfs_hostname="osimages-ci", image_build_format="qcow2",
@@ -309,7 +311,7 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     assert again.rc == 0 and again.changed == 0, again.output
 
 
-@heavy
+@newest_only
 def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     mirrors = debian_mirrors()
     env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}

@@ -19,6 +19,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._images import jso
     ({"visibility": "all", "status": "active"}, {"visibility": "all", "status": "active"}),
     ({"hidden": True}, {"os_hidden": "true"}),
     ({"hidden": "no"}, {"os_hidden": "false"}),
+    ({"hidden": "Any"}, {"os_hidden": "any"}),
     ({"protected": False}, {"protected": "false"}),
     ({"tag": ["a", "b"]}, {"tag": ["a", "b"]}),
     ({"tag": "a"}, {"tag": ["a"]}),
@@ -111,3 +112,53 @@ def test_calls_that_are_not_safe_to_repeat_are_not_retried(call):
     with pytest.raises(TransientError):
         call(api)
     assert len(api.conn.image.calls) == 1 and api.retries == []
+
+
+class PagedAdapter:
+    """A Glance image list of visible and hidden images, answered in pages of two."""
+
+    def __init__(self, visible, hidden):
+        self.pools = {"false": visible, "true": hidden}
+        self.queries = []
+
+    def request(self, url, method, params=None, **kwargs):
+        if params is not None:
+            self.cursor = (params["os_hidden"], 0)
+            self.queries.append(dict(params))
+        pool, start = self.cursor
+        page = self.pools[pool][start:start + 2]
+        self.cursor = (pool, start + 2)
+        body = {"images": [{"id": name} for name in page]}
+        if start + 2 < len(self.pools[pool]):
+            body["next"] = "/v2/images?marker=%s" % page[-1]
+        response = requests.models.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps(body).encode()
+        response.url = "http://glance.test" + url
+        return response
+
+
+class PagedConnection:
+    def __init__(self, visible, hidden):
+        self.image = PagedAdapter(visible, hidden)
+
+
+@pytest.mark.parametrize("limit, expected, queries", [
+    (None, ["v1", "v2", "v3", "h1", "h2"], 2),
+    (4, ["v1", "v2", "v3", "h1"], 2),
+    (3, ["v1", "v2", "v3"], 1),  # the limit is reached among the visible images: hidden ones are not asked for
+    (2, ["v1", "v2"], 1),
+])
+def test_hidden_any_lists_visible_then_hidden_within_the_limit(limit, expected, queries):
+    api = ImageApi(PagedConnection(["v1", "v2", "v3"], ["h1", "h2"]))
+    found = [image["id"] for image in api.iter_images({"name": "n", "os_hidden": "any"}, limit=limit)]
+    assert found == expected
+    assert [query["os_hidden"] for query in api.conn.image.queries] == ["false", "true"][:queries]
+    assert all(query["name"] == "n" for query in api.conn.image.queries)
+
+
+def test_a_plain_query_is_one_listing():
+    api = ImageApi(PagedConnection(["v1", "v2", "v3"], ["h1"]))
+    assert [image["id"] for image in api.iter_images({"os_hidden": "true"})] == ["h1"]
+    assert len(api.conn.image.queries) == 1

@@ -11,7 +11,9 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import MIB
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import preview
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import quota_shortfall
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
 
 # Glance's JSON for an image, as recorded from the local cloud.
@@ -307,3 +309,20 @@ def test_download_decision(changes, digest, expected):
 def test_download_refusals(status, words):
     with pytest.raises(ValidationError, match=words):
         download_decision(current(status=status))
+
+
+@pytest.mark.parametrize("usage, size, staged, words", [
+    ({}, 10 * MIB, False, None),  # the cloud does not enforce unified limits
+    ({"image_size_total": {"limit": -1, "usage": 500}}, 10 * MIB, False, None),
+    ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB, False, None),
+    ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB + 1, False,
+     "image storage quota is 100 MiB with 90 MiB in use, so 11 MiB more do not fit"),
+    ({"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}}, 6 * MIB, False,
+     None),
+    ({"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}}, 6 * MIB, True,
+     "staging quota is 5 MiB"),
+    ({"image_size_total": {"limit": 1, "usage": 0}}, None, False, None),  # size unknown (decompressed on the fly)
+])
+def test_quota_shortfall(usage, size, staged, words):
+    problem = quota_shortfall(usage, size, staged)
+    assert (problem is None) if words is None else (words in problem)

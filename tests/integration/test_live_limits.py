@@ -1,0 +1,178 @@
+"""Limits and restarts on a local cloud shaped for them (its own ports and state folder):
+
+- Glance's ``image_size_cap`` (8 MiB) and ``user_storage_quota`` (12 MiB): a too-big upload fails with
+  Glance's limit in the message and leaves no data behind;
+- Keystone tokens that live 20 s: a throttled upload outlives its token and still completes;
+- Glance stopped and started again in the middle of an upload: never an active image with partial data.
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openstack
+import pytest
+from faultproxy import FaultProxy
+from harness import raw_image
+from harness import remember_secrets
+
+# Glance's limits and restarts do not vary with the matrix: tests/run-all runs them in the newest cell only.
+pytestmark = pytest.mark.skipif(os.environ.get("OSIMAGES_CELL", "newest") != "newest",
+                                reason="limits and restarts run in the newest cell only")
+MIB = 1024 * 1024
+LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
+SIZE_CAP = 8 * MIB
+QUOTA = 12 * MIB
+TOKEN_SECONDS = 20
+LIMITS_ENV = {"LOCALCLOUD_KEYSTONE_PORT": "35000", "LOCALCLOUD_GLANCE_PORT": "39292",
+              "LOCALCLOUD_TOKEN_EXPIRATION": str(TOKEN_SECONDS), "LOCALCLOUD_IMAGE_SIZE_CAP": str(SIZE_CAP),
+              "LOCALCLOUD_STORAGE_QUOTA": str(QUOTA)}
+
+
+def localcloud(command):
+    env = dict(os.environ, **LIMITS_ENV)
+    env["LOCALCLOUD_DIR"] = str(Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))
+                                / "cloud-limits")
+    proc = subprocess.run([str(LOCALCLOUD), command], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def limits_cloud():
+    clouds_yaml = Path(localcloud("up").strip().split("=", 1)[1])
+    remember_secrets(clouds_yaml.with_name("secrets.json"))
+    yield clouds_yaml
+    localcloud("down")
+
+
+@pytest.fixture
+def limited(limits_cloud, monkeypatch):
+    """(plain SDK connection as demo, module env) on the limits cloud; demo's images there are removed after."""
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(limits_cloud))
+    conn = openstack.connect(cloud="demo")
+    yield conn, {"OS_CLIENT_CONFIG_FILE": str(limits_cloud)}
+    for hidden in (False, True):
+        for image in conn.image.images(owner=conn.current_project_id, is_hidden=hidden):
+            conn.image.delete_image(image.id)
+
+
+def data_file(tmp_path, size, name="data.raw"):
+    path = tmp_path / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def stored_files(clouds_yaml):
+    """Every file in the limits cloud's image stores: what a failed upload must not leave."""
+    return sorted(str(path) for path in (clouds_yaml.parent / "data" / "stores").rglob("*") if path.is_file())
+
+
+def new_image(conn, name):
+    return conn.image.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}).json()
+
+
+def test_an_upload_over_the_size_cap_fails_and_leaves_nothing(limited, limits_cloud, run_module, tmp_path):
+    conn, env = limited
+    image = new_image(conn, "cap-%s" % uuid.uuid4().hex[:6])
+    before = stored_files(limits_cloud)
+    result = run_module("glance_image_data", {"image": image["id"], "src": str(data_file(tmp_path, SIZE_CAP + MIB))},
+                        env=env)
+    assert result["failed"], result
+    assert image["id"] in result["msg"] and "413" in result["msg"] and str(SIZE_CAP + MIB) in result["msg"] and "image_size_cap" in result["msg"], result["msg"]
+    raw = raw_image(conn, image["id"])
+    assert raw["status"] == "queued" and raw["size"] is None and raw["os_hash_value"] is None
+    assert stored_files(limits_cloud) == before
+    # Within the cap, the same image takes data again.
+    small = data_file(tmp_path, MIB, "small.raw")
+    result = run_module("glance_image_data", {"image": image["id"], "src": str(small)}, env=env)
+    assert result["changed"] and raw_image(conn, image["id"])["status"] == "active"
+
+
+def test_an_upload_over_the_storage_quota_fails_and_leaves_nothing(limited, limits_cloud, run_module, tmp_path):
+    conn, env = limited
+    first, second = new_image(conn, "quota-1"), new_image(conn, "quota-2")
+    result = run_module("glance_image_data", {"image": first["id"], "src": str(data_file(tmp_path, 7 * MIB))}, env=env)
+    assert result["changed"] and not result["failed"], result.get("msg")
+    before = stored_files(limits_cloud)
+    result = run_module("glance_image_data", {"image": second["id"], "src": str(data_file(tmp_path, 7 * MIB))},
+                        env=env)
+    assert result["failed"] and second["id"] in result["msg"] and "413" in result["msg"], result
+    assert "quota" in result["msg"].lower(), result["msg"]
+    assert raw_image(conn, second["id"])["status"] == "queued"
+    assert stored_files(limits_cloud) == before
+
+
+def test_image_publish_over_the_cap_rolls_back(limited, run_playbook, tmp_path):
+    conn, env = limited
+    name = "cap-publish-%s" % uuid.uuid4().hex[:6]
+    variables = dict(image_publish_cloud="demo", image_publish_name=name, image_publish_version="1",
+                     image_publish_artifact={"path": str(data_file(tmp_path, SIZE_CAP + MIB)), "disk_format": "raw"})
+    result = run_playbook("publish.yml", variables, env=env)
+    assert result.rc != 0
+    assert "413" in result.output and "The new image was deleted again" in result.output, result.output[-3000:]
+    leftovers = [image for hidden in ("false", "true") for image in conn.image.get(
+        "/images", params={"osimages_series": name, "os_hidden": hidden}).json()["images"]]
+    assert leftovers == []
+
+
+def proxied_cloud(clouds_yaml, glance_port, **faults):
+    proxy = FaultProxy(glance_port, **faults)
+    config = json.loads(clouds_yaml.read_text())["clouds"]["demo"]
+    return proxy, dict(config, image_endpoint_override="http://127.0.0.1:%d/" % proxy.port)
+
+
+def test_a_throttled_upload_outlives_its_token(limited, limits_cloud, run_module, tmp_path):
+    conn, env = limited
+    path = data_file(tmp_path, 6 * MIB)
+    image = new_image(conn, "slow-%s" % uuid.uuid4().hex[:6])
+    proxy, cloud = proxied_cloud(limits_cloud, 39292, throttle_request_bytes_per_second=256 * 1024,
+                                 stall_after_request_bytes=2 * MIB, stall_seconds=3)
+    started = time.monotonic()
+    with proxy:
+        result = run_module("glance_image_data", {"image": image["id"], "src": str(path), "cloud": cloud},
+                            cloud=None, env=env)
+    elapsed = time.monotonic() - started
+    assert not result["failed"] and result["changed"], result.get("msg")
+    assert elapsed > TOKEN_SECONDS + 3 and proxy.stalls == 1, elapsed
+    raw = raw_image(conn, image["id"])
+    assert raw["status"] == "active"
+    assert raw["os_hash_value"] == hashlib.sha512(path.read_bytes()).hexdigest()
+
+
+def test_glance_restarted_during_an_upload(limited, limits_cloud, run_module, tmp_path):
+    """Glance stops 1 MiB into a throttled upload and comes back: never an active image with partial data, and the
+    image is either still queued (a re-run uploads it) or stuck in saving (deleting it is the way out)."""
+    conn, env = limited
+    path = data_file(tmp_path, 6 * MIB)
+    image = new_image(conn, "restart-%s" % uuid.uuid4().hex[:6])
+    proxy, cloud = proxied_cloud(limits_cloud, 39292, throttle_request_bytes_per_second=512 * 1024)
+    glance_pid = int((limits_cloud.parent / "run" / "glance.pid").read_text())
+    with proxy, ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_module, "glance_image_data", {"image": image["id"], "src": str(path),
+                                                                "cloud": cloud}, cloud=None, env=env)
+        deadline = time.monotonic() + 120
+        while proxy.request_bytes < MIB and time.monotonic() < deadline and not running.done():
+            time.sleep(0.1)
+        assert proxy.request_bytes >= MIB, "the upload did not start"
+        os.killpg(glance_pid, signal.SIGTERM)
+        localcloud("up")  # back while the module looks at what its upload left
+        result = running.result(timeout=600)
+    assert result["failed"] and image["id"] in result["msg"], result
+    assert "Traceback" not in result["msg"]
+    raw = raw_image(conn, image["id"])
+    assert raw["status"] in ("queued", "saving"), raw["status"]
+    assert raw["os_hash_value"] is None
+    told = {"queued": "the image is queued: run the task again", "saving": "The image is left saving"}
+    assert told[raw["status"]] in result["msg"] or "state of the image is unknown" in result["msg"], result["msg"]
+    if raw["status"] == "queued":
+        result = run_module("glance_image_data", {"image": image["id"], "src": str(path)}, env=env)
+        assert result["changed"] and raw_image(conn, image["id"])["status"] == "active"
+    else:
+        result = run_module("glance_image", {"id": image["id"], "state": "absent"}, env=env)
+        assert result["changed"] and raw_image(conn, image["id"]) is None
