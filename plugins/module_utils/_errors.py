@@ -40,6 +40,10 @@ class Conflict(GlanceError):
     """Glance answered 409: the image is in a state that does not allow the call."""
 
 
+class WaitTimeout(GlanceError):
+    """The image did not reach the awaited state in time."""
+
+
 class TooLarge(GlanceError):
     """Glance answered 413: the data is over its image_size_cap or the project's storage quota."""
 

@@ -32,6 +32,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Not
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
 
 try:
     from keystoneauth1 import exceptions as ksa_exceptions
@@ -401,7 +402,7 @@ class ImageApi(object):
             if until(raw):
                 return raw
             if time.time() >= deadline:
-                raise GlanceError("timed out after %ss waiting for %s of %s (status %s)"
+                raise WaitTimeout("timed out after %ss waiting for %s of %s (status %s)"
                                   % (timeout, what, _describe(raw), raw.get("status")))
             time.sleep(delay)
             delay = min(delay * 1.5, 5)

@@ -228,6 +228,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Not
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
 from ansible_collections.osimages.glance.plugins.module_utils._images import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
@@ -420,7 +421,11 @@ class GlanceImageDataModule(GlanceModule):
                 return self._upload(self.api.get(raw["id"]), method, expected, joined=True)
         if not params["wait"]:
             return self._result(True, before, normalize(self.api.get(raw["id"])), method, digests, progress)
-        after_raw = self.api.wait(raw, watcher, params["timeout"], "the %s upload" % method)
+        try:
+            after_raw = self.api.wait(raw, watcher, params["timeout"], "the %s upload" % method)
+        except WaitTimeout as exc:
+            raise WaitTimeout("%s. Glance does not resume an upload or import after it restarts: if it did, delete "
+                              "the image and upload again" % exc.msg, **exc.details)
         algo = after_raw.get("os_hash_algo")
         if algo in digests:
             self._verify_against_glance(after_raw, algo, digests[algo], params["src"], deactivate=True)

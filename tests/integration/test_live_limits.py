@@ -3,13 +3,16 @@
 - Glance's ``image_size_cap`` (8 MiB) and ``user_storage_quota`` (12 MiB): a too-big upload fails with
   Glance's limit in the message and leaves no data behind;
 - Keystone tokens that live 20 s: a throttled upload outlives its token and still completes;
-- Glance stopped and started again in the middle of an upload: never an active image with partial data.
+- Glance stopped and started again in the middle of an upload, and of a web-download import: never an active
+  image with partial data.
 """
 import hashlib
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -176,3 +179,56 @@ def test_glance_restarted_during_an_upload(limited, limits_cloud, run_module, tm
     else:
         result = run_module("glance_image", {"id": image["id"], "state": "absent"}, env=env)
         assert result["changed"] and raw_image(conn, image["id"]) is None
+
+
+class SlowData(http.server.BaseHTTPRequestHandler):
+    """Serves ``payload`` at about 256 KiB/s, counting what it sent (for a web-download that takes a while)."""
+
+    payload = b""
+    sent = 0
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.end_headers()
+        for start in range(0, len(self.payload), 64 * 1024):
+            try:
+                self.wfile.write(self.payload[start:start + 64 * 1024])
+            except OSError:
+                return
+            type(self).sent += 64 * 1024
+            time.sleep(0.25)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_glance_restarted_during_an_import(limited, limits_cloud, run_module):
+    """Glance stops while its web-download import is fetching and comes back: the task fails clearly within its
+    timeout, the image is not active, and deleting it is the way out."""
+    conn, env = limited
+    SlowData.payload, SlowData.sent = os.urandom(6 * MIB), 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowData)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    image = new_image(conn, "import-restart-%s" % uuid.uuid4().hex[:6])
+    glance_pid = int((limits_cloud.parent / "run" / "glance.pid").read_text())
+    url = "http://127.0.0.1:%d/disk.raw" % server.server_address[1]
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(run_module, "glance_image_data", {"image": image["id"], "url": url,
+                                                                    "timeout": 60}, env=env)
+            deadline = time.monotonic() + 120
+            while SlowData.sent < MIB and time.monotonic() < deadline and not running.done():
+                time.sleep(0.1)
+            assert SlowData.sent >= MIB, "the import did not start"
+            os.killpg(glance_pid, signal.SIGTERM)
+            localcloud("up")
+            result = running.result(timeout=600)
+    finally:
+        server.shutdown()
+    assert result["failed"] and image["id"] in result["msg"] and "Traceback" not in result["msg"], result
+    assert "timed out" in result["msg"] and "does not resume" in result["msg"], result["msg"]
+    raw = raw_image(conn, image["id"])
+    assert raw["status"] != "active" and raw["os_hash_value"] is None, raw["status"]
+    result = run_module("glance_image", {"id": image["id"], "state": "absent"}, env=env)
+    assert result["changed"] and raw_image(conn, image["id"]) is None
