@@ -502,8 +502,8 @@ def classify(stack):
 def bench_profile(count):
     """py-spy over one no-op image_publish run of ``count`` images, controller and module processes together.
 
-    The raw stacks (bench/profile/noop_publish.txt, one "frame;frame;... samples" line per stack) load into
-    speedscope or any flame-graph tool.
+    The raw stacks (bench/profile/noop_publish.txt, one "frame;frame;... samples" line per stack; the committed
+    copy is gzipped) load into speedscope or any flame-graph tool.
     """
     name, cmd, env = noop_publish_contenders(count)[0]
     run_measured(cmd, env)

@@ -76,3 +76,12 @@ def test_the_pipeline_page_shows_the_generated_diagram():
     assert any(src.endswith("pipeline.svg") for src in images)
     svg = SITE / "_images" / "pipeline.svg"
     assert svg.exists() and "rollback" in svg.read_text()
+
+
+def test_the_performance_page_shows_the_results_and_the_plot():
+    headings, images = render("docsite/performance.html")
+    assert headings[0] == ("h1", "Performance")
+    assert "Targets" in [text for dummy, text in headings]
+    assert any(src.endswith("performance.png") for src in images)
+    plot = SITE / "_images" / "performance.png"
+    assert plot.exists() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
