@@ -1,5 +1,6 @@
 """Helpers shared by the integration tests (imported by conftest and the test modules)."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CALLBACKS = HERE / "callback_plugins"
+LOCALCLOUD = HERE.parent / "cloud" / "localcloud"
 
 # Every module and playbook output of the session: the session's last check searches it for secrets.
 OUTPUT_LOG = []
@@ -112,3 +114,31 @@ class PlaybookResult:
             if line.startswith("localhost") and "changed=" in line:
                 return int(line.split("changed=")[1].split()[0])
         raise AssertionError("no play recap in:\n" + self.output)
+
+
+class ExtraCloud:
+    """Another local cloud beside the default one, shaped by LOCALCLOUD_* settings, in its own state folder.
+
+    ``state`` names the folder under the cache (None: localcloud's own default for these settings).
+    """
+
+    def __init__(self, state, **settings):
+        self.env = dict(os.environ, **settings)
+        self.env.pop("LOCALCLOUD_DIR", None)
+        if state:
+            cache = Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))
+            self.env["LOCALCLOUD_DIR"] = str(cache / state)
+
+    def run(self, command):
+        proc = subprocess.run([str(LOCALCLOUD), command], env=self.env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def up(self):
+        """Start it (or find it running); return its clouds.yaml. Its passwords join the secrets searched for."""
+        clouds_yaml = Path(self.run("up").strip().split("=", 1)[1])
+        remember_secrets(clouds_yaml.with_name("secrets.json"))
+        return clouds_yaml
+
+    def down(self):
+        self.run("down")

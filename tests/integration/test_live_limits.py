@@ -11,47 +11,33 @@ import http.server
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import openstack
 import pytest
 from faultproxy import FaultProxy
+from harness import ExtraCloud
 from harness import raw_image
-from harness import remember_secrets
 
 # Glance's limits and restarts do not vary with the matrix: tests/run-all runs them in the newest cell only.
 pytestmark = pytest.mark.skipif(os.environ.get("OSIMAGES_CELL", "newest") != "newest",
                                 reason="limits and restarts run in the newest cell only")
 MIB = 1024 * 1024
-LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
 SIZE_CAP = 8 * MIB
 QUOTA = 12 * MIB
 TOKEN_SECONDS = 20
-LIMITS_ENV = {"LOCALCLOUD_KEYSTONE_PORT": "35000", "LOCALCLOUD_GLANCE_PORT": "39292",
-              "LOCALCLOUD_TOKEN_EXPIRATION": str(TOKEN_SECONDS), "LOCALCLOUD_IMAGE_SIZE_CAP": str(SIZE_CAP),
-              "LOCALCLOUD_STORAGE_QUOTA": str(QUOTA)}
-
-
-def localcloud(command):
-    env = dict(os.environ, **LIMITS_ENV)
-    env["LOCALCLOUD_DIR"] = str(Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))
-                                / "cloud-limits")
-    proc = subprocess.run([str(LOCALCLOUD), command], env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+LIMITS_CLOUD = ExtraCloud("cloud-limits", LOCALCLOUD_KEYSTONE_PORT="35000", LOCALCLOUD_GLANCE_PORT="39292",
+                          LOCALCLOUD_TOKEN_EXPIRATION=str(TOKEN_SECONDS), LOCALCLOUD_IMAGE_SIZE_CAP=str(SIZE_CAP),
+                          LOCALCLOUD_STORAGE_QUOTA=str(QUOTA))
 
 
 @pytest.fixture(scope="module")
 def limits_cloud():
-    clouds_yaml = Path(localcloud("up").strip().split("=", 1)[1])
-    remember_secrets(clouds_yaml.with_name("secrets.json"))
-    yield clouds_yaml
-    localcloud("down")
+    yield LIMITS_CLOUD.up()
+    LIMITS_CLOUD.down()
 
 
 @pytest.fixture
@@ -164,7 +150,7 @@ def test_glance_restarted_during_an_upload(limited, limits_cloud, run_module, tm
             time.sleep(0.1)
         assert proxy.request_bytes >= MIB, "the upload did not start"
         os.killpg(glance_pid, signal.SIGTERM)
-        localcloud("up")  # back while the module looks at what its upload left
+        LIMITS_CLOUD.up()  # back while the module looks at what its upload left
         result = running.result(timeout=600)
     assert result["failed"] and image["id"] in result["msg"], result
     assert "Traceback" not in result["msg"]
@@ -222,7 +208,7 @@ def test_glance_restarted_during_an_import(limited, limits_cloud, run_module):
                 time.sleep(0.1)
             assert SlowData.sent >= MIB, "the import did not start"
             os.killpg(glance_pid, signal.SIGTERM)
-            localcloud("up")
+            LIMITS_CLOUD.up()
             result = running.result(timeout=600)
     finally:
         server.shutdown()

@@ -5,31 +5,21 @@ cloud that keeps Keystone's and Glance's data in Debian's PostgreSQL. It runs be
 ports and state folder, and is stopped (not purged) at the end.
 """
 import collections
-import os
-import subprocess
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import openstack
 import pytest
-from harness import remember_secrets
+from harness import ExtraCloud
 
-LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
-PG_ENV = {"LOCALCLOUD_DB": "postgresql", "LOCALCLOUD_KEYSTONE_PORT": "15000", "LOCALCLOUD_GLANCE_PORT": "19292"}
+PG_CLOUD = ExtraCloud(None, LOCALCLOUD_DB="postgresql", LOCALCLOUD_KEYSTONE_PORT="15000", LOCALCLOUD_GLANCE_PORT="19292")
 
 
 @pytest.fixture(scope="module")
 def pg_clouds_yaml():
-    env = dict(os.environ, **PG_ENV)
-    env.pop("LOCALCLOUD_DIR", None)
-    proc = subprocess.run([str(LOCALCLOUD), "up"], env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    path = proc.stdout.strip().split("=", 1)[1]
-    remember_secrets(Path(path).with_name("secrets.json"))
-    yield path
-    subprocess.run([str(LOCALCLOUD), "down"], env=env, capture_output=True, check=False)
+    yield str(PG_CLOUD.up())
+    PG_CLOUD.down()
 
 
 def test_ten_parallel_writers_get_no_server_errors(pg_clouds_yaml, monkeypatch):

@@ -5,30 +5,22 @@ certificate signed by a throwaway CA that localcloud makes. It is stopped (not p
 """
 import json
 import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import openstack
 import pytest
-from harness import remember_secrets
+from harness import ExtraCloud
 
-LOCALCLOUD = Path(__file__).resolve().parents[1] / "cloud" / "localcloud"
-TLS_ENV = {"LOCALCLOUD_TLS": "1", "LOCALCLOUD_KEYSTONE_PORT": "25000", "LOCALCLOUD_GLANCE_PORT": "29292"}
+TLS_CLOUD = ExtraCloud("cloud-tls", LOCALCLOUD_TLS="1", LOCALCLOUD_KEYSTONE_PORT="25000",
+                       LOCALCLOUD_GLANCE_PORT="29292")
 
 
 @pytest.fixture(scope="module")
 def tls_cloud():
     """(clouds.yaml without any CA setting, the test CA's PEM file)."""
-    env = dict(os.environ, **TLS_ENV)
-    env["LOCALCLOUD_DIR"] = str(Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))
-                                / "cloud-tls")
-    proc = subprocess.run([str(LOCALCLOUD), "up"], env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    clouds_yaml = Path(proc.stdout.strip().split("=", 1)[1])
-    remember_secrets(clouds_yaml.with_name("secrets.json"))
+    clouds_yaml = TLS_CLOUD.up()
     yield clouds_yaml, clouds_yaml.parent / "tls" / "ca.pem"
-    subprocess.run([str(LOCALCLOUD), "down"], env=env, capture_output=True, check=False)
+    TLS_CLOUD.down()
 
 
 @pytest.fixture
