@@ -13,6 +13,7 @@ Usage (through bench/run, which prepares the venv and the cloud):
   bench.py noop     --count 20 --rounds 5
   bench.py profile
 """
+
 import argparse
 import hashlib
 import json
@@ -32,7 +33,7 @@ import openstack.version
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = REPO / "plugins" / "modules"
-GIB = 1024 ** 3
+GIB = 1024**3
 WORK = Path(os.environ.get("BENCH_WORK", Path.home() / ".cache" / "osimages-glance" / "bench"))
 CLOUD = "demo"
 
@@ -107,14 +108,18 @@ def module_cmd(module, args):
 
 
 def ansible_cmd(module, args):
-    return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-m", module]\
-        + (["-a", json.dumps(args)] if args else []) + ["-e", "ansible_python_interpreter=%s" % sys.executable]
+    return (
+        [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-m", module]
+        + (["-a", json.dumps(args)] if args else [])
+        + ["-e", "ansible_python_interpreter=%s" % sys.executable]
+    )
 
 
 def module_env():
     collections = os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0]
-    return dict(os.environ, PYTHONPATH=collections, ANSIBLE_LOCALHOST_WARNING="0",
-                ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    return dict(
+        os.environ, PYTHONPATH=collections, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0"
+    )
 
 
 def peer_tool(name):
@@ -134,9 +139,13 @@ def peer_env():
 def summarize(name, samples, reference=None):
     walls = [sample[0] for sample in samples]
     row = {
-        "name": name, "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
+        "name": name,
+        "median_s": statistics.median(walls),
+        "min_s": min(walls),
+        "max_s": max(walls),
         "cpu_s": statistics.median(sample[1] for sample in samples),
-        "peak_rss_mib": max(sample[2] for sample in samples), "rounds": len(samples),
+        "peak_rss_mib": max(sample[2] for sample in samples),
+        "rounds": len(samples),
     }
     if reference:
         row["ratio"] = row["median_s"] / reference["median_s"]
@@ -147,9 +156,18 @@ def print_table(title, rows):
     print("\n## %s" % title)
     print("%-40s %9s %9s %9s %8s %10s %7s" % ("contender", "median s", "min s", "max s", "cpu s", "peak MiB", "ratio"))
     for row in rows:
-        print("%-40s %9.2f %9.2f %9.2f %8.2f %10.1f %7s" % (
-            row["name"], row["median_s"], row["min_s"], row["max_s"], row["cpu_s"], row["peak_rss_mib"],
-            "%.3f" % row["ratio"] if "ratio" in row else "-"))
+        print(
+            "%-40s %9.2f %9.2f %9.2f %8.2f %10.1f %7s"
+            % (
+                row["name"],
+                row["median_s"],
+                row["min_s"],
+                row["max_s"],
+                row["cpu_s"],
+                row["peak_rss_mib"],
+                "%.3f" % row["ratio"] if "ratio" in row else "-",
+            )
+        )
     sys.stdout.flush()
 
 
@@ -175,20 +193,35 @@ def delete_image(c, image_id):
 
 # -- upload ----------------------------------------------------------------------
 
+
 def upload_contenders(c, path):
     token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
     if not endpoint.endswith("/v2"):
         endpoint += "/v2"
-    sdk_script = ("import openstack,sys; c=openstack.connect(cloud='%s'); "
-                  "c.image.create_image(sys.argv[1], filename=sys.argv[2], disk_format='raw', "
-                  "container_format='bare', allow_duplicates=True, wait=True)" % CLOUD)
+    sdk_script = (
+        "import openstack,sys; c=openstack.connect(cloud='%s'); "
+        "c.image.create_image(sys.argv[1], filename=sys.argv[2], disk_format='raw', "
+        "container_format='bare', allow_duplicates=True, wait=True)" % CLOUD
+    )
     peer_python = os.environ.get("BENCH_PEER_PYTHON")
 
     def curl(name):
         image_id = new_image(c, name)
         # `Expect:` stops curl waiting a second for a 100-continue that uWSGI never sends.
-        return image_id, ["curl", "-sS", "-f", "-T", str(path), "-H", "Expect:", "-H", "X-Auth-Token: " + token,
-                          "-H", "Content-Type: application/octet-stream", "%s/images/%s/file" % (endpoint, image_id)]
+        return image_id, [
+            "curl",
+            "-sS",
+            "-f",
+            "-T",
+            str(path),
+            "-H",
+            "Expect:",
+            "-H",
+            "X-Auth-Token: " + token,
+            "-H",
+            "Content-Type: application/octet-stream",
+            "%s/images/%s/file" % (endpoint, image_id),
+        ]
 
     def ours(name):
         image_id = new_image(c, name)
@@ -198,18 +231,43 @@ def upload_contenders(c, path):
         return None, [sys.executable, "-c", sdk_script, name, str(path)]
 
     def peer(name):
-        return None, [str(Path(peer_python).parent / "ansible"), "localhost", "-c", "local", "-m",
-                      "openstack.cloud.image", "-a", json.dumps({
-                          "cloud": CLOUD, "name": name, "filename": str(path), "disk_format": "raw",
-                          "container_format": "bare"}),
-                      "-e", "ansible_python_interpreter=%s" % peer_python]
+        return None, [
+            str(Path(peer_python).parent / "ansible"),
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "openstack.cloud.image",
+            "-a",
+            json.dumps(
+                {"cloud": CLOUD, "name": name, "filename": str(path), "disk_format": "raw", "container_format": "bare"}
+            ),
+            "-e",
+            "ansible_python_interpreter=%s" % peer_python,
+        ]
 
     def osc(name):
-        return None, [peer_tool("openstack"), "--os-cloud", CLOUD, "image", "create", "--disk-format", "raw",
-                      "--container-format", "bare", "--private", "--file", str(path), name]
+        return None, [
+            peer_tool("openstack"),
+            "--os-cloud",
+            CLOUD,
+            "image",
+            "create",
+            "--disk-format",
+            "raw",
+            "--container-format",
+            "bare",
+            "--private",
+            "--file",
+            str(path),
+            name,
+        ]
 
-    contenders = [("curl -T (the limit)", curl, module_env()), ("osimages.glance.glance_image_data", ours, module_env()),
-                  ("openstacksdk create_image", sdk, module_env())]
+    contenders = [
+        ("curl -T (the limit)", curl, module_env()),
+        ("osimages.glance.glance_image_data", ours, module_env()),
+        ("openstacksdk create_image", sdk, module_env()),
+    ]
     if peer_python:
         contenders.append(("openstack image create (OSC)", osc, peer_env()))
         contenders.append(("openstack.cloud.image (ansible)", peer, peer_env()))
@@ -245,29 +303,60 @@ def bench_upload(sizes, rounds):
 
 # -- download ----------------------------------------------------------------------
 
+
 def bench_download(size, rounds):
     c = conn()
     path = make_file(size)
     image_id = new_image(c, "bench-download")
-    subprocess.run(module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)}),
-                   env=module_env(), check=True, capture_output=True)
+    subprocess.run(
+        module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "src": str(path)}),
+        env=module_env(),
+        check=True,
+        capture_output=True,
+    )
     token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
     if not endpoint.endswith("/v2"):
         endpoint += "/v2"
     dest = WORK / "download.raw"
     contenders = [
-        ("curl GET (the limit)", ["curl", "-sS", "-f", "-o", str(dest), "-H", "X-Auth-Token: " + token,
-                                  "%s/images/%s/file" % (endpoint, image_id)]),
+        (
+            "curl GET (the limit)",
+            [
+                "curl",
+                "-sS",
+                "-f",
+                "-o",
+                str(dest),
+                "-H",
+                "X-Auth-Token: " + token,
+                "%s/images/%s/file" % (endpoint, image_id),
+            ],
+        ),
         # glance_image_data fsyncs before the rename that makes dest appear; this is curl held to the same rule.
-        ("curl GET + sync (same durability)", ["sh", "-c", 'curl -sS -f -o "$1" -H "X-Auth-Token: $2" "$3" && sync "$1"',
-                                               "curl-sync", str(dest), token,
-                                               "%s/images/%s/file" % (endpoint, image_id)]),
-        ("osimages.glance.glance_image_data", module_cmd("glance_image_data", {
-            "cloud": CLOUD, "image": image_id, "dest": str(dest)})),
+        (
+            "curl GET + sync (same durability)",
+            [
+                "sh",
+                "-c",
+                'curl -sS -f -o "$1" -H "X-Auth-Token: $2" "$3" && sync "$1"',
+                "curl-sync",
+                str(dest),
+                token,
+                "%s/images/%s/file" % (endpoint, image_id),
+            ],
+        ),
+        (
+            "osimages.glance.glance_image_data",
+            module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "dest": str(dest)}),
+        ),
     ]
     if peer_tool("openstack"):
-        contenders.append(("openstack image save (OSC)", [peer_tool("openstack"), "--os-cloud", CLOUD, "image", "save",
-                                                          "--file", str(dest), image_id]))
+        contenders.append(
+            (
+                "openstack image save (OSC)",
+                [peer_tool("openstack"), "--os-cloud", CLOUD, "image", "save", "--file", str(dest), image_id],
+            )
+        )
     samples = dict((name, []) for name, dummy_cmd in contenders)
     try:
         for dummy in range(rounds):
@@ -290,6 +379,7 @@ def bench_download(size, rounds):
 
 # -- read once -------------------------------------------------------------------------
 
+
 def bytes_read(cmd, env, path):
     """strace a command and its children: how many bytes do they read from ``path``?
 
@@ -297,8 +387,13 @@ def bytes_read(cmd, env, path):
     whichever process or thread opened them.
     """
     trace = WORK / "strace.log"
-    subprocess.run(["strace", "-f", "-qq", "-P", str(path), "-e", "trace=read,pread64,readv,preadv,sendfile",
-                    "-o", str(trace)] + cmd, env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["strace", "-f", "-qq", "-P", str(path), "-e", "trace=read,pread64,readv,preadv,sendfile", "-o", str(trace)]
+        + cmd,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     total = 0
     for line in trace.read_text().splitlines():
         match = re.search(r"\b(?:read|pread64|readv|preadv|sendfile)\(.*= (\d+)$", line)
@@ -322,8 +417,14 @@ def bench_readonce(size):
             ids = [image_id] if image_id else [image.id for image in c.image.images(name=image_name)]
             for one in ids:
                 delete_image(c, one)
-        rows.append({"name": name, "bytes_read": read, "file_size": path.stat().st_size,
-                     "ratio": read / float(path.stat().st_size)})
+        rows.append(
+            {
+                "name": name,
+                "bytes_read": read,
+                "file_size": path.stat().st_size,
+                "ratio": read / float(path.stat().st_size),
+            }
+        )
     print("\n## bytes read from a %d GiB source file" % size)
     for row in rows:
         print("%-40s %14d  %.4fx the file size" % (row["name"], row["bytes_read"], row["ratio"]))
@@ -332,12 +433,12 @@ def bench_readonce(size):
 
 # -- info -------------------------------------------------------------------------------
 
+
 def ensure_images(c, count, marker):
     """Make the demo project hold at least `count` images named with the marker (plus one target)."""
     have = sum(1 for dummy in c.image.images(tag=marker))
     for index in range(have, count):
-        c.image.post("/images", json={"name": "%s-%05d" % (marker, index), "tags": [marker],
-                                      "visibility": "private"})
+        c.image.post("/images", json={"name": "%s-%05d" % (marker, index), "tags": [marker], "visibility": "private"})
 
 
 def bench_info(counts, rounds):
@@ -350,13 +451,32 @@ def bench_info(counts, rounds):
     results = {}
     for count in counts:
         ensure_images(c, count, marker)
-        contenders = [("osimages.glance.glance_image_info", module_cmd(
-            "glance_image_info", {"cloud": CLOUD, "image": target}), module_env())]
+        contenders = [
+            (
+                "osimages.glance.glance_image_info",
+                module_cmd("glance_image_info", {"cloud": CLOUD, "image": target}),
+                module_env(),
+            )
+        ]
         if peer_python:
-            contenders.append(("openstack.cloud.image_info (ansible)", [
-                str(Path(peer_python).parent / "ansible"), "localhost", "-c", "local", "-m",
-                "openstack.cloud.image_info", "-a", json.dumps({"cloud": CLOUD, "image": target}),
-                "-e", "ansible_python_interpreter=%s" % peer_python], peer_env()))
+            contenders.append(
+                (
+                    "openstack.cloud.image_info (ansible)",
+                    [
+                        str(Path(peer_python).parent / "ansible"),
+                        "localhost",
+                        "-c",
+                        "local",
+                        "-m",
+                        "openstack.cloud.image_info",
+                        "-a",
+                        json.dumps({"cloud": CLOUD, "image": target}),
+                        "-e",
+                        "ansible_python_interpreter=%s" % peer_python,
+                    ],
+                    peer_env(),
+                )
+            )
         samples = dict((name, []) for name, dummy_prepare, dummy_env in contenders)
         for dummy in range(rounds):
             for name, cmd, env in contenders:
@@ -399,8 +519,14 @@ def noop_artifacts(count, prefix):
 def playbook_cmd(bin_dir, playbook, python, extra_vars):
     extra = WORK / ("%s.vars.json" % Path(playbook).stem)
     extra.write_text(json.dumps(dict(extra_vars, ansible_python_interpreter=python)))
-    return [str(Path(bin_dir) / "ansible-playbook"), "-i", "localhost,", str(REPO / "bench" / "playbooks" / playbook),
-            "-e", "@%s" % extra]
+    return [
+        str(Path(bin_dir) / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        str(REPO / "bench" / "playbooks" / playbook),
+        "-e",
+        "@%s" % extra,
+    ]
 
 
 def recap_changed(output):
@@ -409,32 +535,59 @@ def recap_changed(output):
 
 
 def noop_publish_contenders(count):
-    ours = playbook_cmd(Path(sys.executable).parent, "noop_publish.yml", sys.executable,
-                        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-ours")})
-    peer = playbook_cmd(Path(peer_tool("python")).parent, "noop_openstack_cloud.yml", peer_tool("python"),
-                        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-peer")})
-    return [("osimages.glance.image_publish x%d" % count, ours, module_env()),
-            ("openstack.cloud.image x%d" % count, peer, peer_env())]
+    ours = playbook_cmd(
+        Path(sys.executable).parent,
+        "noop_publish.yml",
+        sys.executable,
+        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-ours")},
+    )
+    peer = playbook_cmd(
+        Path(peer_tool("python")).parent,
+        "noop_openstack_cloud.yml",
+        peer_tool("python"),
+        {"bench_cloud": CLOUD, "bench_artifacts": noop_artifacts(count, "bench-noop-peer")},
+    )
+    return [
+        ("osimages.glance.image_publish x%d" % count, ours, module_env()),
+        ("openstack.cloud.image x%d" % count, peer, peer_env()),
+    ]
 
 
 def auth_and_round_trip_cmd(image_id):
     """curl: one Keystone password authentication, then one GET of the image (the network part of the floor)."""
     cloud = openstack.config.OpenStackConfig().get_one(cloud=CLOUD)
     auth = cloud.config["auth"]
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": auth["username"], "password": auth["password"],
-        "domain": {"name": auth.get("user_domain_name", "Default")}}}},
-        "scope": {"project": {"name": auth["project_name"],
-                              "domain": {"name": auth.get("project_domain_name", "Default")}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": auth["username"],
+                        "password": auth["password"],
+                        "domain": {"name": auth.get("user_domain_name", "Default")},
+                    }
+                },
+            },
+            "scope": {
+                "project": {
+                    "name": auth["project_name"],
+                    "domain": {"name": auth.get("project_domain_name", "Default")},
+                }
+            },
+        }
+    }
     body_file = WORK / "auth.json"
     body_file.touch(mode=0o600)
     body_file.write_text(json.dumps(body))
     glance = conn().image.get_endpoint().rstrip("/")
     if not glance.endswith("/v2"):
         glance += "/v2"
-    script = ('token=$(curl -sS -f -D - -o /dev/null -H "Content-Type: application/json" -d @"$1" "$2/auth/tokens" '
-              '| tr -d "\\r" | sed -n "s/^[Xx]-[Ss]ubject-[Tt]oken: //p") && '
-              'curl -sS -f -o /dev/null -H "X-Auth-Token: $token" "$3/images/$4"')
+    script = (
+        'token=$(curl -sS -f -D - -o /dev/null -H "Content-Type: application/json" -d @"$1" "$2/auth/tokens" '
+        '| tr -d "\\r" | sed -n "s/^[Xx]-[Ss]ubject-[Tt]oken: //p") && '
+        'curl -sS -f -o /dev/null -H "X-Auth-Token: $token" "$3/images/$4"'
+    )
     return ["sh", "-c", script, "auth-round-trip", str(body_file), auth["auth_url"].rstrip("/"), glance, image_id]
 
 
@@ -456,7 +609,9 @@ def bench_noop(count, rounds):
     if changed[publish[0][0]] != 0:
         raise RuntimeError("the no-op image_publish run changed %s things" % changed[publish[0][0]])
     reference = summarize("ref", samples[publish[1][0]])
-    rows = [dict(summarize(name, samples[name], reference), changed=changed[name]) for name, dummy, dummy_env in publish]
+    rows = [
+        dict(summarize(name, samples[name], reference), changed=changed[name]) for name, dummy, dummy_env in publish
+    ]
     print_table("no-op publication of %d images (%d rounds; ratio to openstack.cloud.image)" % (count, rounds), rows)
     results["noop_publish_%d" % count] = rows
 
@@ -464,8 +619,11 @@ def bench_noop(count, rounds):
     single = [
         ("ansible -m ping", ansible_cmd("ansible.builtin.ping", {}), module_env()),
         ("Keystone auth + one Glance GET (curl)", auth_and_round_trip_cmd(probe.id), module_env()),
-        ("osimages.glance.glance_image no-op", ansible_cmd("osimages.glance.glance_image",
-                                                           {"cloud": CLOUD, "id": probe.id}), module_env()),
+        (
+            "osimages.glance.glance_image no-op",
+            ansible_cmd("osimages.glance.glance_image", {"cloud": CLOUD, "id": probe.id}),
+            module_env(),
+        ),
     ]
     samples = dict((name, []) for name, dummy_cmd, dummy_env in single)
     for dummy in range(rounds):
@@ -473,9 +631,17 @@ def bench_noop(count, rounds):
             samples[name].append(run_measured(cmd, env)[:3])
     rows = [summarize(name, samples[name]) for name, dummy_cmd, dummy_env in single]
     floor = rows[0]["median_s"] + rows[1]["median_s"]
-    rows.append({"name": "floor: ping + auth + GET", "median_s": floor, "min_s": rows[0]["min_s"] + rows[1]["min_s"],
-                 "max_s": rows[0]["max_s"] + rows[1]["max_s"], "cpu_s": rows[0]["cpu_s"] + rows[1]["cpu_s"],
-                 "peak_rss_mib": max(rows[0]["peak_rss_mib"], rows[1]["peak_rss_mib"]), "rounds": rounds})
+    rows.append(
+        {
+            "name": "floor: ping + auth + GET",
+            "median_s": floor,
+            "min_s": rows[0]["min_s"] + rows[1]["min_s"],
+            "max_s": rows[0]["max_s"] + rows[1]["max_s"],
+            "cpu_s": rows[0]["cpu_s"] + rows[1]["cpu_s"],
+            "peak_rss_mib": max(rows[0]["peak_rss_mib"], rows[1]["peak_rss_mib"]),
+            "rounds": rounds,
+        }
+    )
     for row in rows:
         row["ratio"] = row["median_s"] / floor
     print_table("a single no-op task (%d rounds; ratio to the floor)" % rounds, rows)
@@ -484,6 +650,7 @@ def bench_noop(count, rounds):
 
 
 # -- profile ------------------------------------------------------------------------------
+
 
 def classify(stack):
     """Where a sampled stack spends its time, in the words of the closing note."""
@@ -531,10 +698,16 @@ def machine():
         memory_kib = int(handle.readline().split()[1])
     with open("/proc/cpuinfo") as handle:
         models = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-    return {"cores": os.cpu_count(), "memory_gib": round(memory_kib / 1024.0 / 1024.0, 1),
-            "cpu": models[0] if models else "unknown", "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d"),
-            "ansible_core": ansible.release.__version__, "openstacksdk": openstack.version.__version__,
-            "glance": "local Glance + Keystone under uWSGI on 127.0.0.1, sqlite, file stores (tests/cloud/localcloud)"}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024.0 / 1024.0, 1),
+        "cpu": models[0] if models else "unknown",
+        "kernel": os.uname().release,
+        "date": time.strftime("%Y-%m-%d"),
+        "ansible_core": ansible.release.__version__,
+        "openstacksdk": openstack.version.__version__,
+        "glance": "local Glance + Keystone under uWSGI on 127.0.0.1, sqlite, file stores (tests/cloud/localcloud)",
+    }
 
 
 def main():

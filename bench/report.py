@@ -4,6 +4,7 @@ docs/docsite/rst/performance.rst (between its BEGIN/END GENERATED markers).
 Usage (bench/run report does this, with the peers' venv, which has matplotlib):
   report.py bench/results.json
 """
+
 import json
 import sys
 from pathlib import Path
@@ -34,15 +35,25 @@ def targets(results):
             checks.append(("upload %d GiB <= 1.05x curl" % size, "%.3fx" % ratio, ratio <= 1.05))
     if "upload_1g" in results and "upload_4g" in results:
         small, large = (row_named(results[key], OURS)["peak_rss_mib"] for key in ("upload_1g", "upload_4g"))
-        checks.append(("peak RSS flat from 1 to 4 GiB, <= 64 MiB", "%.1f / %.1f MiB" % (small, large),
-                       large <= 64 and large - small <= 4))
+        checks.append(
+            (
+                "peak RSS flat from 1 to 4 GiB, <= 64 MiB",
+                "%.1f / %.1f MiB" % (small, large),
+                large <= 64 and large - small <= 4,
+            )
+        )
     rows = results.get("readonce_1g")
     if rows:
         ours = row_named(rows, OURS)
         extra = ours["bytes_read"] - ours["file_size"]
         # The format inspector reads the first blocks before anything is sent: allowed up to 1 MiB.
-        checks.append(("source file read once (+ the inspector's first blocks)",
-                       "%.4fx its size (+%d KiB)" % (ours["ratio"], extra // 1024), 0 <= extra <= 1024 * 1024))
+        checks.append(
+            (
+                "source file read once (+ the inspector's first blocks)",
+                "%.4fx its size (+%d KiB)" % (ours["ratio"], extra // 1024),
+                0 <= extra <= 1024 * 1024,
+            )
+        )
     rows = results.get("download_1g")
     if rows:
         ratio = row_named(rows, OURS)["ratio"]
@@ -54,8 +65,9 @@ def targets(results):
     if noop:
         ours, peer = noop[0], noop[1]
         speedup = peer["median_s"] / ours["median_s"]
-        checks.append(("no-op image_publish >= 3x faster than openstack.cloud.image", "%.2fx as fast" % speedup,
-                       speedup >= 3))
+        checks.append(
+            ("no-op image_publish >= 3x faster than openstack.cloud.image", "%.2fx as fast" % speedup, speedup >= 3)
+        )
     single = results.get("noop_single")
     if single:
         ratio = row_named(single, OURS)["ratio"]
@@ -64,49 +76,106 @@ def targets(results):
 
 
 def table(title, rows, ratio_label="ratio"):
-    lines = [".. list-table:: %s" % title, "   :header-rows: 1", "",
-             "   * - contender", "     - median s", "     - min s", "     - max s", "     - CPU s",
-             "     - peak RSS MiB", "     - %s" % ratio_label]
+    lines = [
+        ".. list-table:: %s" % title,
+        "   :header-rows: 1",
+        "",
+        "   * - contender",
+        "     - median s",
+        "     - min s",
+        "     - max s",
+        "     - CPU s",
+        "     - peak RSS MiB",
+        "     - %s" % ratio_label,
+    ]
     for row in rows:
-        lines += ["   * - %s" % row["name"], "     - %.2f" % row["median_s"], "     - %.2f" % row["min_s"],
-                  "     - %.2f" % row["max_s"], "     - %.2f" % row["cpu_s"], "     - %.1f" % row["peak_rss_mib"],
-                  "     - %s" % ("%.3f" % row["ratio"] if "ratio" in row else "")]
+        lines += [
+            "   * - %s" % row["name"],
+            "     - %.2f" % row["median_s"],
+            "     - %.2f" % row["min_s"],
+            "     - %.2f" % row["max_s"],
+            "     - %.2f" % row["cpu_s"],
+            "     - %.1f" % row["peak_rss_mib"],
+            "     - %s" % ("%.3f" % row["ratio"] if "ratio" in row else ""),
+        ]
     return lines + [""]
 
 
 def generated_rst(results):
     machine = results.get("machine", {})
-    lines = [BEGIN, "",
-             "Measured on %s: %s cores (%s), %s GiB, Linux %s; ansible-core %s and openstacksdk %s for our modules; %s."
-             % (machine.get("date"), machine.get("cores"), machine.get("cpu"), machine.get("memory_gib"),
-                machine.get("kernel"), machine.get("ansible_core"), machine.get("openstacksdk"),
-                machine.get("glance")), "",
-             "Targets", "-------", "",
-             ".. list-table::", "   :header-rows: 1", "", "   * - target", "     - measured", "     - met"]
+    lines = [
+        BEGIN,
+        "",
+        "Measured on %s: %s cores (%s), %s GiB, Linux %s; ansible-core %s and openstacksdk %s for our modules; %s."
+        % (
+            machine.get("date"),
+            machine.get("cores"),
+            machine.get("cpu"),
+            machine.get("memory_gib"),
+            machine.get("kernel"),
+            machine.get("ansible_core"),
+            machine.get("openstacksdk"),
+            machine.get("glance"),
+        ),
+        "",
+        "Targets",
+        "-------",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - target",
+        "     - measured",
+        "     - met",
+    ]
     for target, measured, met in targets(results):
         lines += ["   * - %s" % target, "     - %s" % measured, "     - %s" % ("yes" if met else "**no**")]
-    lines += ["", "Results", "-------", "", ".. image:: performance.png", "   :alt: Median wall time of each "
-              "contender, per comparison", ""]
-    titles = [("upload_1g", "Upload 1 GiB (ratio to curl -T)"), ("upload_4g", "Upload 4 GiB (ratio to curl -T)"),
-              ("download_1g", "Download 1 GiB (ratio to curl)"),
-              ("info_200", "Name-filtered info, 200 images in the project"),
-              ("info_5000", "Name-filtered info, 5,000 images in the project")]
-    titles += [(key, "No-op publication of %s images (ratio to openstack.cloud.image)" % key.rsplit("_", 1)[1])
-               for key in sorted(results) if key.startswith("noop_publish_")]
+    lines += [
+        "",
+        "Results",
+        "-------",
+        "",
+        ".. image:: performance.png",
+        "   :alt: Median wall time of each contender, per comparison",
+        "",
+    ]
+    titles = [
+        ("upload_1g", "Upload 1 GiB (ratio to curl -T)"),
+        ("upload_4g", "Upload 4 GiB (ratio to curl -T)"),
+        ("download_1g", "Download 1 GiB (ratio to curl)"),
+        ("info_200", "Name-filtered info, 200 images in the project"),
+        ("info_5000", "Name-filtered info, 5,000 images in the project"),
+    ]
+    titles += [
+        (key, "No-op publication of %s images (ratio to openstack.cloud.image)" % key.rsplit("_", 1)[1])
+        for key in sorted(results)
+        if key.startswith("noop_publish_")
+    ]
     titles.append(("noop_single", "A single no-op task (ratio to the floor: ping + authentication + one GET)"))
     for key, title in titles:
         if key in results:
             lines += table(title, results[key])
     if "readonce_1g" in results:
-        lines += [".. list-table:: Bytes read from a 1 GiB source file during one upload", "   :header-rows: 1", "",
-                  "   * - contender", "     - bytes read", "     - times the file size"]
+        lines += [
+            ".. list-table:: Bytes read from a 1 GiB source file during one upload",
+            "   :header-rows: 1",
+            "",
+            "   * - contender",
+            "     - bytes read",
+            "     - times the file size",
+        ]
         for row in results["readonce_1g"]:
             lines += ["   * - %s" % row["name"], "     - %d" % row["bytes_read"], "     - %.4f" % row["ratio"]]
         lines.append("")
     profile = next((value for key, value in sorted(results.items()) if key.startswith("profile_")), None)
     if profile:
-        lines += [".. list-table:: Where a no-op image_publish spends its CPU (py-spy samples)", "   :header-rows: 1",
-                  "", "   * - part", "     - share"]
+        lines += [
+            ".. list-table:: Where a no-op image_publish spends its CPU (py-spy samples)",
+            "   :header-rows: 1",
+            "",
+            "   * - part",
+            "     - share",
+        ]
         for label, share in sorted(profile.items(), key=lambda pair: -pair[1]):
             lines += ["   * - %s" % label, "     - %.1f %%" % (100 * share)]
         lines.append("")
@@ -114,11 +183,19 @@ def generated_rst(results):
 
 
 def plot(results):
-    panels = [(key, title) for key, title in [
-        ("upload_1g", "upload 1 GiB"), ("upload_4g", "upload 4 GiB"), ("download_1g", "download 1 GiB"),
-        ("info_200", "info, 200 images"), ("info_5000", "info, 5,000 images"),
-        (next((key for key in sorted(results) if key.startswith("noop_publish_")), ""), "no-op publication"),
-        ("noop_single", "one no-op task")] if key in results]
+    panels = [
+        (key, title)
+        for key, title in [
+            ("upload_1g", "upload 1 GiB"),
+            ("upload_4g", "upload 4 GiB"),
+            ("download_1g", "download 1 GiB"),
+            ("info_200", "info, 200 images"),
+            ("info_5000", "info, 5,000 images"),
+            (next((key for key in sorted(results) if key.startswith("noop_publish_")), ""), "no-op publication"),
+            ("noop_single", "one no-op task"),
+        ]
+        if key in results
+    ]
     bars = sum(len(results[key]) for key, dummy in panels)
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 1.1 + 1.25 * bars / 2.2))
     axes = axes if len(panels) > 1 else [axes]

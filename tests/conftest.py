@@ -3,6 +3,7 @@
 ansible-test runs from .../ansible_collections/osimages/glance; elsewhere the
 README commands link the checkout into ANSIBLE_COLLECTIONS_PATH.
 """
+
 import os
 import sys
 from pathlib import Path

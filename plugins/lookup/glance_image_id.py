@@ -95,7 +95,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._images import ima
 
 
 class LookupModule(LookupBase):
-
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         params = dict((option, self.get_option(option)) for option in connection_spec())
@@ -115,5 +114,7 @@ class LookupModule(LookupBase):
             return found[0]
         if not found:
             raise GlanceError("no image named %r matches %s" % (name, base_query or "(no filters)"))
-        raise GlanceError("%s images named %r match; give filters that leave one: %s"
-                          % ("10 or more" if len(found) == 10 else len(found), name, ", ".join(found)))
+        raise GlanceError(
+            "%s images named %r match; give filters that leave one: %s"
+            % ("10 or more" if len(found) == 10 else len(found), name, ", ".join(found))
+        )

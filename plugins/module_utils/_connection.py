@@ -21,6 +21,7 @@ MINIMUM_SDK_VERSION = "1.0.0"
 SDK_IMPORT_ERROR = None
 try:
     import openstack
+
     # openstack.version is not imported by `import openstack`; reading it
     # without this import is what broke openstack.cloud 2.5 on openstacksdk 4.15+.
     from openstack import version as sdk_version

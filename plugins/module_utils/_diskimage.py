@@ -27,20 +27,29 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Val
 
 try:
     from oslo_utils.imageutils import format_inspector
+
     HAS_FORMAT_INSPECTOR = True
 except ImportError:
     format_inspector = None
     HAS_FORMAT_INSPECTOR = False
 
 FORMAT_INSPECTOR_REQUIREMENT = "oslo.utils[image-inspection]>=7.3.0"
-GIB = 1024 ** 3
+GIB = 1024**3
 # Formats the inspector recognises, as Glance disk_format names. A GPT-partitioned raw disk is raw.
 INSPECTABLE_FORMATS = ("raw", "qcow2", "vhd", "vhdx", "vmdk", "vdi", "iso")
 INSPECTOR_TO_DISK_FORMAT = {"gpt": "raw"}
 # Glance disk formats the inspector cannot read: kernel and ramdisk files, ploop.
 UNINSPECTABLE_FORMATS = ("ami", "ari", "aki", "ploop")
 # Glance disk_format -> qemu-img format name.
-QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi", "iso": "raw"}
+QEMU_FORMATS = {
+    "raw": "raw",
+    "qcow2": "qcow2",
+    "vmdk": "vmdk",
+    "vhd": "vpc",
+    "vhdx": "vhdx",
+    "vdi": "vdi",
+    "iso": "raw",
+}
 CONVERTIBLE_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx")
 QEMU_IMG_CHECK_NOT_SUPPORTED = 63
 QEMU_IMG_CHECK_LEAKS = 3
@@ -69,8 +78,10 @@ def inspect_file(path, stream=None):
     first blocks are read. A file no inspector recognises is raw, as Glance treats it.
     """
     if not HAS_FORMAT_INSPECTOR:
-        raise ValidationError("inspecting %s needs the Python library %s on the host running the module"
-                              % (path, FORMAT_INSPECTOR_REQUIREMENT))
+        raise ValidationError(
+            "inspecting %s needs the Python library %s on the host running the module"
+            % (path, FORMAT_INSPECTOR_REQUIREMENT)
+        )
     try:
         if stream is None:
             with open(path, "rb") as handle:
@@ -87,8 +98,10 @@ def inspect_file(path, stream=None):
             inspector.safety_check()
     except format_inspector.SafetyCheckFailed as exc:
         reasons = "; ".join("%s: %s" % (check, failure) for check, failure in sorted(exc.failures.items()))
-        raise UnsafeImageError("refusing %s (%s): it failed the safety checks Glance runs: %s" % (path, name, reasons),
-                               detected_format=name)
+        raise UnsafeImageError(
+            "refusing %s (%s): it failed the safety checks Glance runs: %s" % (path, name, reasons),
+            detected_format=name,
+        )
     except format_inspector.ImageFormatError as exc:
         raise UnsafeImageError("refusing %s (%s): %s" % (path, name, exc), detected_format=name)
     disk_format = INSPECTOR_TO_DISK_FORMAT.get(name, name)
@@ -104,8 +117,12 @@ def format_mismatch(path, detected, declared):
     """The error message when a file's real format is not the declared one (pure), else None."""
     if declared is None or detected == declared:
         return None
-    return ("%s is %s, not %s as declared; refusing it before anything reads it as %s"
-            % (path, detected, declared, declared))
+    return "%s is %s, not %s as declared; refusing it before anything reads it as %s" % (
+        path,
+        detected,
+        declared,
+        declared,
+    )
 
 
 def min_disk_gib(virtual_size):
@@ -148,8 +165,9 @@ def qemu_img_check(run, path, disk_format):
         return []
     if rc == QEMU_IMG_CHECK_LEAKS:
         return ["qemu-img check found leaked clusters in %s (harmless, but the image wastes space)" % path]
-    raise GlanceError("qemu-img check reports %s (%s) as damaged (exit %d): %s"
-                      % (path, disk_format, rc, (err or out).strip()))
+    raise GlanceError(
+        "qemu-img check reports %s (%s) as damaged (exit %d): %s" % (path, disk_format, rc, (err or out).strip())
+    )
 
 
 def convert_and_compare(run, src, src_format, dest, dest_format, compression="none"):
@@ -158,12 +176,16 @@ def convert_and_compare(run, src, src_format, dest, dest_format, compression="no
     try:
         rc, out, err = run(convert_command(src, src_format, temporary, dest_format, compression))
         if rc != 0:
-            raise GlanceError("qemu-img convert of %s (%s) to %s failed (exit %d): %s"
-                              % (src, src_format, dest_format, rc, (err or out).strip()))
+            raise GlanceError(
+                "qemu-img convert of %s (%s) to %s failed (exit %d): %s"
+                % (src, src_format, dest_format, rc, (err or out).strip())
+            )
         rc, out, err = run(compare_command(src, src_format, temporary, dest_format))
         if rc != 0:
-            raise GlanceError("qemu-img compare: the %s conversion of %s differs from its source (exit %d): %s"
-                              % (dest_format, src, rc, (err or out).strip()))
+            raise GlanceError(
+                "qemu-img compare: the %s conversion of %s differs from its source (exit %d): %s"
+                % (dest_format, src, rc, (err or out).strip())
+            )
         os.rename(temporary, dest)
     finally:
         if os.path.exists(temporary):
@@ -204,6 +226,7 @@ def manifest_is_current(recorded, wanted, artifact_sha512):
 
 # --- boot tests ---------------------------------------------------------------------------------
 
+
 def kvm_probe_command(qemu):
     """A qemu run that aborts at once where KVM cannot run ``-cpu host`` (the device node is not proof)."""
     return [qemu, "-accel", "kvm", "-cpu", "host", "-nodefaults", "-display", "none", "-S", "-monitor", "none"]
@@ -230,8 +253,21 @@ def probe_kvm(qemu, seconds=3):
 
 def boot_command(qemu, path, disk_format, accel, memory, kernel=None, initrd=None, append=None, seed=None):
     """The qemu argv for a throw-away boot: snapshot=on, so the artifact itself is never written (pure)."""
-    argv = [qemu, "-accel", accel, "-m", str(memory), "-nodefaults", "-display", "none", "-no-reboot",
-            "-serial", "stdio", "-monitor", "none"]
+    argv = [
+        qemu,
+        "-accel",
+        accel,
+        "-m",
+        str(memory),
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+    ]
     if accel == "kvm":
         argv += ["-cpu", "host"]
     argv += ["-drive", "file=%s,format=%s,if=virtio,snapshot=on" % (path, QEMU_FORMATS[disk_format])]

@@ -81,8 +81,9 @@ def image_query(filters, sort=None):
     filters = dict(filters or {})
     unknown = sorted(set(filters) - set(LIST_FILTERS))
     if unknown:
-        raise ValidationError("unknown filter(s) %s; supported filters: %s"
-                              % (", ".join(unknown), ", ".join(sorted(LIST_FILTERS))))
+        raise ValidationError(
+            "unknown filter(s) %s; supported filters: %s" % (", ".join(unknown), ", ".join(sorted(LIST_FILTERS)))
+        )
     query = {}
     for key, value in filters.items():
         if value is None:
@@ -92,8 +93,7 @@ def image_query(filters, sort=None):
                 raise ValidationError("filters.properties must be a dict of extra properties")
             for prop, prop_value in value.items():
                 if prop in LIST_FILTERS.values() or prop in LIST_FILTERS:
-                    raise ValidationError("filters.properties.%s is a filter of its own; use filters.%s"
-                                          % (prop, prop))
+                    raise ValidationError("filters.properties.%s is a filter of its own; use filters.%s" % (prop, prop))
                 query[str(prop)] = str(prop_value)
         elif key == "tag":
             tags = value if isinstance(value, list) else [value]
@@ -246,7 +246,8 @@ class ImageApi(object):
         """The members of a shared image, or None when this project may not list them (a consumer)."""
         try:
             body = self.request(
-                "list members of " + _describe(image_id), "GET", "/images/%s/members" % image_id, retry=True).json()
+                "list members of " + _describe(image_id), "GET", "/images/%s/members" % image_id, retry=True
+            ).json()
         except Forbidden:
             return None
         return body.get("members", [])
@@ -257,7 +258,9 @@ class ImageApi(object):
             return self.request(
                 "get membership of project %s in %s" % (project_id, _describe(image_id)),
                 "GET",
-                "/images/%s/members/%s" % (image_id, project_id), retry=True).json()
+                "/images/%s/members/%s" % (image_id, project_id),
+                retry=True,
+            ).json()
         except NotFound:
             return None
 
@@ -272,17 +275,23 @@ class ImageApi(object):
             "PATCH",
             "/images/%s" % image["id"],
             json=operations,
-            headers={"Content-Type": JSON_PATCH}, retry=True).json()
+            headers={"Content-Type": JSON_PATCH},
+            retry=True,
+        ).json()
 
     def add_tag(self, image, tag):
-        self.request("add tag %r to %s" % (tag, _describe(image)), "PUT", "/images/%s/tags/%s" % (image["id"], tag),
-                     retry=True)
+        self.request(
+            "add tag %r to %s" % (tag, _describe(image)), "PUT", "/images/%s/tags/%s" % (image["id"], tag), retry=True
+        )
 
     def remove_tag(self, image, tag):
         try:
             self.request(
-                "remove tag %r from %s" % (tag, _describe(image)), "DELETE", "/images/%s/tags/%s" % (image["id"], tag),
-                retry=True)
+                "remove tag %r from %s" % (tag, _describe(image)),
+                "DELETE",
+                "/images/%s/tags/%s" % (image["id"], tag),
+                retry=True,
+            )
         except NotFound:
             pass
 
@@ -299,7 +308,9 @@ class ImageApi(object):
             self.request(
                 "stop sharing %s with project %s" % (_describe(image), project_id),
                 "DELETE",
-                "/images/%s/members/%s" % (image["id"], project_id), retry=True)
+                "/images/%s/members/%s" % (image["id"], project_id),
+                retry=True,
+            )
         except NotFound:
             pass
 
@@ -312,12 +323,14 @@ class ImageApi(object):
         )
 
     def deactivate(self, image):
-        self.request("deactivate " + _describe(image), "POST", "/images/%s/actions/deactivate" % image["id"],
-                     retry=True)
+        self.request(
+            "deactivate " + _describe(image), "POST", "/images/%s/actions/deactivate" % image["id"], retry=True
+        )
 
     def reactivate(self, image):
-        self.request("reactivate " + _describe(image), "POST", "/images/%s/actions/reactivate" % image["id"],
-                     retry=True)
+        self.request(
+            "reactivate " + _describe(image), "POST", "/images/%s/actions/reactivate" % image["id"], retry=True
+        )
 
     def delete(self, image):
         """Delete; an image that is already gone is not an error."""
@@ -343,8 +356,12 @@ class ImageApi(object):
     def usage(self):
         """Glance's quota usage (``/v2/info/usage``): empty unless the cloud enforces Keystone unified limits."""
         try:
-            return self.request("read the project's image quota usage", "GET", "/info/usage", retry=True).json().get(
-                "usage") or {}
+            return (
+                self.request("read the project's image quota usage", "GET", "/info/usage", retry=True)
+                .json()
+                .get("usage")
+                or {}
+            )
         except NotFound:  # Glance before Yoga
             return {}
 
@@ -353,13 +370,23 @@ class ImageApi(object):
         headers = {"Content-Type": "application/octet-stream"}
         if store:
             headers["X-Image-Meta-Store"] = store
-        self.request("upload data to " + _describe(image), "PUT", "/images/%s/file" % image["id"],
-                     data=_request_body(body), headers=headers)
+        self.request(
+            "upload data to " + _describe(image),
+            "PUT",
+            "/images/%s/file" % image["id"],
+            data=_request_body(body),
+            headers=headers,
+        )
 
     def stage(self, image, body):
         """PUT the data into the staging area, for the glance-direct import method."""
-        self.request("stage data for " + _describe(image), "PUT", "/images/%s/stage" % image["id"],
-                     data=_request_body(body), headers={"Content-Type": "application/octet-stream"})
+        self.request(
+            "stage data for " + _describe(image),
+            "PUT",
+            "/images/%s/stage" % image["id"],
+            data=_request_body(body),
+            headers={"Content-Type": "application/octet-stream"},
+        )
 
     def start_import(self, image, method, uri=None, stores=None, all_stores=None, all_stores_must_succeed=None):
         request = {"method": {"name": method}}
@@ -371,22 +398,28 @@ class ImageApi(object):
             request["all_stores"] = all_stores
         if all_stores_must_succeed is not None:
             request["all_stores_must_succeed"] = all_stores_must_succeed
-        self.request("start the %s import of %s" % (method, _describe(image)), "POST",
-                     "/images/%s/import" % image["id"], json=request)
+        self.request(
+            "start the %s import of %s" % (method, _describe(image)),
+            "POST",
+            "/images/%s/import" % image["id"],
+            json=request,
+        )
 
     def import_tasks(self, image):
         """Glance's import tasks for the image (GET /v2/images/{id}/tasks, API 2.12+); [] where unsupported."""
         try:
-            body = self.request("read the import tasks of " + _describe(image), "GET",
-                                "/images/%s/tasks" % image["id"], retry=True).json()
+            body = self.request(
+                "read the import tasks of " + _describe(image), "GET", "/images/%s/tasks" % image["id"], retry=True
+            ).json()
         except (NotFound, Forbidden):
             return []
         return body.get("tasks", [])
 
     def open_download(self, image):
         """The streaming response for the image's data; the caller iterates and closes it."""
-        return self.request("download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True,
-                            retry=True)
+        return self.request(
+            "download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True, retry=True
+        )
 
     def wait(self, image, until, timeout, what):
         """Poll the image until ``until(raw)`` returns True; return the raw image.
@@ -402,8 +435,10 @@ class ImageApi(object):
             if until(raw):
                 return raw
             if time.time() >= deadline:
-                raise WaitTimeout("timed out after %ss waiting for %s of %s (status %s)"
-                                  % (timeout, what, _describe(raw), raw.get("status")))
+                raise WaitTimeout(
+                    "timed out after %ss waiting for %s of %s (status %s)"
+                    % (timeout, what, _describe(raw), raw.get("status"))
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 5)
 
@@ -438,10 +473,12 @@ class ImageApi(object):
             matches = list(self.iter_images({"name": name_or_id}))
         if len(matches) != 1:
             raise GlanceError(
-                "Failed to resolve image %r: %s" % (
+                "Failed to resolve image %r: %s"
+                % (
                     name_or_id,
-                    "no such image" if not matches else "several images match: %s" % ", ".join(
-                        sorted(m["id"] for m in matches)),
+                    "no such image"
+                    if not matches
+                    else "several images match: %s" % ", ".join(sorted(m["id"] for m in matches)),
                 )
             )
         return matches[0]["id"]
@@ -515,7 +552,9 @@ def apply_plan(api, image, plan):
             if "id" in plan["create"]:
                 raise IdTaken(
                     "Failed to create image %s with ID %s: an image with that ID already exists, but this "
-                    "project cannot see it" % (plan["create"].get("name"), plan["create"]["id"]), **exc.details)
+                    "project cannot see it" % (plan["create"].get("name"), plan["create"]["id"]),
+                    **exc.details,
+                )
             raise
         created = True
     try:

@@ -44,18 +44,46 @@ CREATE_ONLY = ("disk_format", "container_format")
 _OPTIONAL_FIELDS = ("kernel_id", "ramdisk_id")
 
 # Fields Glance owns or reports: never part of `properties`, never purged.
-SERVER_FIELDS = frozenset([
-    "id", "status", "checksum", "size", "virtual_size", "created_at", "updated_at", "file", "schema", "self",
-    "direct_url", "locations", "stores", "os_hash_algo", "os_hash_value", "tags", "disk_format",
-    "container_format", "os_hidden", "deleted", "deleted_at",
-])
+SERVER_FIELDS = frozenset(
+    [
+        "id",
+        "status",
+        "checksum",
+        "size",
+        "virtual_size",
+        "created_at",
+        "updated_at",
+        "file",
+        "schema",
+        "self",
+        "direct_url",
+        "locations",
+        "stores",
+        "os_hash_algo",
+        "os_hash_value",
+        "tags",
+        "disk_format",
+        "container_format",
+        "os_hidden",
+        "deleted",
+        "deleted_at",
+    ]
+)
 SERVER_PREFIXES = ("os_glance_", "os_hash_")
 # Written by openstacksdk's create_image for its own idempotency: shown, but never purged.
 PURGE_EXEMPT_PREFIXES = ("owner_specified.",)
 # Keys that look like properties but belong to an option.
 _PROPERTY_TO_OPTION = dict((glance, option) for option, glance in MUTABLE_ATTRIBUTES.items())
-_PROPERTY_TO_OPTION.update({"disk_format": "disk_format", "container_format": "container_format",
-                            "os_hidden": "hidden", "tags": "tags", "hidden": "hidden", "is_protected": "protected"})
+_PROPERTY_TO_OPTION.update(
+    {
+        "disk_format": "disk_format",
+        "container_format": "container_format",
+        "os_hidden": "hidden",
+        "tags": "tags",
+        "hidden": "hidden",
+        "is_protected": "protected",
+    }
+)
 
 MAX_TAG_LENGTH = 255
 
@@ -72,7 +100,8 @@ def normalize(raw, members=None):
     if raw is None:
         return None
     properties = dict(
-        (key, value) for key, value in raw.items()
+        (key, value)
+        for key, value in raw.items()
         if not _is_server_field(key) and key not in MUTABLE_ATTRIBUTES.values()
     )
     stores = raw.get("stores")
@@ -133,8 +162,11 @@ def desired_from_params(params):
     for option in ("min_disk", "min_ram"):
         if option in attrs and attrs[option] < 0:
             raise ValidationError("%s must be 0 or more, got %s" % (option, attrs[option]))
-    for option, choices in (("disk_format", DISK_FORMATS), ("container_format", CONTAINER_FORMATS),
-                            ("visibility", VISIBILITIES)):
+    for option, choices in (
+        ("disk_format", DISK_FORMATS),
+        ("container_format", CONTAINER_FORMATS),
+        ("visibility", VISIBILITIES),
+    ):
         if option in attrs and attrs[option] not in choices:
             raise ValidationError("%s must be one of %s, got %r" % (option, ", ".join(choices), attrs[option]))
 
@@ -146,7 +178,8 @@ def desired_from_params(params):
             if key in _PROPERTY_TO_OPTION:
                 raise ValidationError(
                     "properties.%s is an image attribute, not an extra property; use the %s option instead"
-                    % (key, _PROPERTY_TO_OPTION[key]))
+                    % (key, _PROPERTY_TO_OPTION[key])
+                )
             if _is_server_field(key):
                 raise ValidationError("properties.%s is set by Glance and cannot be managed" % key)
             try:
@@ -170,8 +203,8 @@ def desired_from_params(params):
 
 def empty_plan():
     return {
-        "create": None,       # Glance JSON for POST /v2/images
-        "patch": [],          # (op, glance_field, value) for one JSON-patch request
+        "create": None,  # Glance JSON for POST /v2/images
+        "patch": [],  # (op, glance_field, value) for one JSON-patch request
         "add_tags": [],
         "remove_tags": [],
         "add_members": [],
@@ -186,8 +219,17 @@ def has_changes(plan):
     return any(plan[key] for key in plan)
 
 
-def make_plan(current, desired, state="present", status=None, member_status=None, membership=None,
-              purge_tags=True, purge_properties=True, purge_members=True):
+def make_plan(
+    current,
+    desired,
+    state="present",
+    status=None,
+    member_status=None,
+    membership=None,
+    purge_tags=True,
+    purge_properties=True,
+    purge_members=True,
+):
     """What must change to turn ``current`` (normalised, or None) into ``desired``.
 
     ``membership`` is the caller's own member record of a shared image (for
@@ -204,7 +246,8 @@ def make_plan(current, desired, state="present", status=None, member_status=None
             if attrs.get("protected") is not False:
                 raise ValidationError(
                     "image %s (%s) is protected and was not deleted; to delete it, set protected: false "
-                    "in the same task" % (current["name"], current["id"]))
+                    "in the same task" % (current["name"], current["id"])
+                )
             plan["patch"].append(("replace", "protected", False))
         plan["delete"] = True
         return plan
@@ -213,7 +256,8 @@ def make_plan(current, desired, state="present", status=None, member_status=None
         if status is not None:
             raise ValidationError(
                 "cannot set status %s on a new image: it has no data yet, and Glance only activates or "
-                "deactivates images that have data; upload it with osimages.glance.glance_image_data first" % status)
+                "deactivates images that have data; upload it with osimages.glance.glance_image_data first" % status
+            )
         if member_status is not None:
             raise ValidationError("member_status needs an existing image shared with this project (give its id)")
         if desired["members"] and attrs.get("visibility") != "shared":
@@ -234,7 +278,8 @@ def make_plan(current, desired, state="present", status=None, member_status=None
         if final_visibility != "shared" and (desired["members"] or current["members"]):
             raise ValidationError(
                 "members can only be managed on a shared image, and image %s (%s) would be %s; "
-                "add visibility: shared" % (current["name"], current["id"], final_visibility))
+                "add visibility: shared" % (current["name"], current["id"], final_visibility)
+            )
         current_ids = [member["project_id"] for member in current["members"]]
         _plan_set(plan, "members", current_ids, desired["members"], purge_members)
     _plan_status(plan, current, status)
@@ -242,7 +287,8 @@ def make_plan(current, desired, state="present", status=None, member_status=None
         if membership is None:
             raise ValidationError(
                 "image %s (%s) is not shared with this project, so its membership cannot be set to %s"
-                % (current["name"], current["id"], member_status))
+                % (current["name"], current["id"], member_status)
+            )
         if membership["status"] != member_status:
             plan["member_status"] = member_status
     return plan
@@ -258,7 +304,8 @@ def _plan_attributes(plan, current, attrs):
             continue
         raise ImmutableAttributeError(
             "cannot change %s of existing image %s (%s) from %s to %s; create a new image instead"
-            % (option, current["name"], current["id"], current[option], wanted))
+            % (option, current["name"], current["id"], current[option], wanted)
+        )
     for option, field in MUTABLE_ATTRIBUTES.items():
         if option not in attrs or attrs[option] == current[option]:
             continue
@@ -297,11 +344,13 @@ def _plan_status(plan, current, status):
     elif current["status"] == "queued":
         raise ValidationError(
             "cannot set status %s on image %s (%s): it has no data yet (queued), and Glance only activates "
-            "or deactivates images that have data" % (status, current["name"], current["id"]))
+            "or deactivates images that have data" % (status, current["name"], current["id"])
+        )
     else:
         raise ValidationError(
             "cannot set status %s on image %s (%s) while it is %s"
-            % (status, current["name"], current["id"], current["status"]))
+            % (status, current["name"], current["id"], current["status"])
+        )
 
 
 def preview(current, plan, project_id=None):
@@ -382,14 +431,16 @@ def upload_decision(image, local_digest=None):
         if missing:
             raise ValidationError(
                 "%s has no %s; set it with osimages.glance.glance_image before uploading data"
-                % (label, " or ".join(missing)))
+                % (label, " or ".join(missing))
+            )
         return "upload"
     if status in ("active", "deactivated"):
         if local_digest is None or local_digest == image["hash_value"]:
             return "unchanged"
         raise ValidationError(
             "image data is immutable; publish a new image: %s already holds different data (%s %s, the file "
-            "hashes to %s)" % (label, image["hash_algo"], image["hash_value"], local_digest))
+            "hashes to %s)" % (label, image["hash_algo"], image["hash_value"], local_digest)
+        )
     if status == "killed":
         raise ValidationError("%s is killed: an earlier upload failed; delete it and create it again" % label)
     raise ValidationError("%s cannot take data while it is %s" % (label, status))
@@ -408,8 +459,12 @@ def quota_shortfall(usage, size, staged=False):
         quota = (usage or {}).get(key) or {}
         limit, used = quota.get("limit"), quota.get("usage")
         if isinstance(limit, int) and isinstance(used, int) and 0 <= limit < used + needed:
-            return ("the project's %s quota is %d MiB with %d MiB in use, so %d MiB more do not fit"
-                    % (what, limit, used, needed))
+            return "the project's %s quota is %d MiB with %d MiB in use, so %d MiB more do not fit" % (
+                what,
+                limit,
+                used,
+                needed,
+            )
     return None
 
 
@@ -419,11 +474,12 @@ def missing_stores(image, wanted):
 
 
 def download_decision(image, dest_digest=None):
-    """"download" or "unchanged" for writing ``image``'s data to a local file whose hash is ``dest_digest``."""
+    """ "download" or "unchanged" for writing ``image``'s data to a local file whose hash is ``dest_digest``."""
     label = "image %s (%s)" % (image["name"], image["id"])
     if image["status"] == "deactivated":
-        raise ValidationError("%s is deactivated: Glance does not let its data be downloaded; reactivate it first"
-                              % label)
+        raise ValidationError(
+            "%s is deactivated: Glance does not let its data be downloaded; reactivate it first" % label
+        )
     if image["status"] != "active":
         raise ValidationError("%s has no data to download (status %s)" % (label, image["status"]))
     if dest_digest is not None and dest_digest == image["hash_value"]:

@@ -54,8 +54,9 @@ def parse_checksum(value):
     algo = algo.strip().lower()
     digest = digest.strip().lower()
     if not sep or algo not in CHECKSUM_ALGORITHMS:
-        raise ValidationError("checksum must look like ALGO:HEX with ALGO one of %s, got %r"
-                              % (", ".join(CHECKSUM_ALGORITHMS), value))
+        raise ValidationError(
+            "checksum must look like ALGO:HEX with ALGO one of %s, got %r" % (", ".join(CHECKSUM_ALGORITHMS), value)
+        )
     expected_length = hashlib.new(algo).digest_size * 2
     if len(digest) != expected_length or any(c not in "0123456789abcdef" for c in digest):
         raise ValidationError("checksum %s must be %d hexadecimal digits" % (algo, expected_length))
@@ -282,12 +283,15 @@ class UploadBody(object):
     def check(self):
         """Raise before the final chunk when the source changed size or does not match ``expected``."""
         if self.length is not None and self.size != self.length:
-            raise GlanceError("%s changed while it was read: expected %d bytes, read %d; nothing was stored"
-                              % (self.label, self.length, self.size))
+            raise GlanceError(
+                "%s changed while it was read: expected %d bytes, read %d; nothing was stored"
+                % (self.label, self.length, self.size)
+            )
         if self.expected:
             algo, wanted = self.expected
             actual = self.digests()[algo]
             if actual != wanted:
                 raise ChecksumMismatch(
                     "checksum mismatch for %s: expected %s:%s, the bytes hash to %s:%s; the upload was stopped "
-                    "before its last byte, so the image keeps no data" % (self.label, algo, wanted, algo, actual))
+                    "before its last byte, so the image keeps no data" % (self.label, algo, wanted, algo, actual)
+                )

@@ -140,7 +140,7 @@ artifact:
     size: 352321536
     virtual_size: 3221225472
     min_disk: 3
-    sha512: 9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043
+    sha512: 9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7...
     source: https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2
     source_sha512: 3f1c6a1e...
     build_date: "2026-11-27T15:00:00Z"
@@ -211,40 +211,51 @@ class DiskImageModule(GlanceModule):
             if params["dest_format"] not in (None, found["format"]):
                 raise ValidationError("converting %s to %s needs a dest" % (src, params["dest_format"]))
             artifact = self._artifact(src, found, source_sha512, source_sha512, self._file_date(src))
-            return dict(changed=False, artifact=artifact, detected_format=found["format"],
-                        warnings_from_check=warnings)
+            return dict(changed=False, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings)
 
         dest = params["dest"]
         dest_format = params["dest_format"] or found["format"]
-        wanted = dict(source_sha512=source_sha512, disk_format=dest_format, compression=params["compression"],
-                      inputs=params["inputs"], source=params["source"] or src)
+        wanted = dict(
+            source_sha512=source_sha512,
+            disk_format=dest_format,
+            compression=params["compression"],
+            inputs=params["inputs"],
+            source=params["source"] or src,
+        )
         recorded = diskimage.read_manifest(dest)
         dest_sha512 = sha512_of(dest) if os.path.isfile(dest) else None
         if not params["force"] and diskimage.manifest_is_current(recorded, wanted, dest_sha512):
-            artifact = self._artifact(dest, dict(found, format=dest_format), dest_sha512, source_sha512,
-                                      recorded.get("build_date"))
-            return dict(changed=False, artifact=artifact, detected_format=found["format"],
-                        warnings_from_check=warnings)
+            artifact = self._artifact(
+                dest, dict(found, format=dest_format), dest_sha512, source_sha512, recorded.get("build_date")
+            )
+            return dict(changed=False, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings)
 
         diff = dict(before=recorded or {}, after=dict(wanted, build_date="(now)"))
         if self.check_mode:
             artifact = self._artifact(dest, dict(found, format=dest_format), None, source_sha512, None)
             artifact["size"] = None
-            return dict(changed=True, artifact=artifact, detected_format=found["format"],
-                        warnings_from_check=warnings, diff=diff)
+            return dict(
+                changed=True,
+                artifact=artifact,
+                detected_format=found["format"],
+                warnings_from_check=warnings,
+                diff=diff,
+            )
 
         parent = os.path.dirname(os.path.abspath(dest))
         if not os.path.isdir(parent):
             os.makedirs(parent)
-        diskimage.convert_and_compare(self.ansible.run_command, src, found["format"], dest, dest_format,
-                                      params["compression"])
+        diskimage.convert_and_compare(
+            self.ansible.run_command, src, found["format"], dest, dest_format, params["compression"]
+        )
         dest_sha512 = sha512_of(dest)
         build_date = utc_now()
         diskimage.write_manifest(dest, dict(wanted, artifact_sha512=dest_sha512, build_date=build_date))
         diff["after"]["build_date"] = build_date
         artifact = self._artifact(dest, dict(found, format=dest_format), dest_sha512, source_sha512, build_date)
-        return dict(changed=True, artifact=artifact, detected_format=found["format"],
-                    warnings_from_check=warnings, diff=diff)
+        return dict(
+            changed=True, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings, diff=diff
+        )
 
     def _artifact(self, path, found, sha512, source_sha512, build_date):
         return dict(

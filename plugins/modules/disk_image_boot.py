@@ -156,15 +156,29 @@ class DiskImageBootModule(GlanceModule):
         accel = params["accelerator"]
         if accel == "auto":
             accel = "kvm" if diskimage.probe_kvm(qemu) else "tcg"
-        argv = diskimage.boot_command(qemu, params["path"], params["disk_format"], accel, params["memory"],
-                                      params["kernel"], params["initrd"], params["append"], params["seed"])
-        matched, console, seconds = diskimage.watch_console(argv, params["pattern"], params["timeout"],
-                                                            params["console_log"])
+        argv = diskimage.boot_command(
+            qemu,
+            params["path"],
+            params["disk_format"],
+            accel,
+            params["memory"],
+            params["kernel"],
+            params["initrd"],
+            params["append"],
+            params["seed"],
+        )
+        matched, console, seconds = diskimage.watch_console(
+            argv, params["pattern"], params["timeout"], params["console_log"]
+        )
         tail = console[-CONSOLE_TAIL:]
         if not matched:
-            raise GlanceError("boot test of %s failed: %r did not appear on the serial console within %d s (%s)"
-                              % (params["path"], params["pattern"], params["timeout"], accel),
-                              accelerator=accel, seconds=seconds, console_tail=tail)
+            raise GlanceError(
+                "boot test of %s failed: %r did not appear on the serial console within %d s (%s)"
+                % (params["path"], params["pattern"], params["timeout"], accel),
+                accelerator=accel,
+                seconds=seconds,
+                console_tail=tail,
+            )
         return dict(changed=False, accelerator=accel, seconds=seconds, console_tail=tail)
 
 

@@ -420,8 +420,7 @@ class GlanceImageModule(GlanceModule):
                 raw = self.api.get(image_id)
                 if raw is not None and is_this_image(raw):
                     return self._reconcile(dict(desired, attrs=dict(desired["attrs"])), image_id, raw)
-        raise GlanceError("no free image ID derived from %r after %d generations"
-                          % (seed, DERIVED_ID_ATTEMPTS))
+        raise GlanceError("no free image ID derived from %r after %d generations" % (seed, DERIVED_ID_ATTEMPTS))
 
     def _reconcile(self, desired, image_id, raw=False):
         """Plan and apply for the image with ``image_id`` (or found by name); ``raw`` if already read."""
@@ -438,9 +437,14 @@ class GlanceImageModule(GlanceModule):
             membership = self.api.member(raw["id"], self.api.project_id)
 
         plan = make_plan(
-            current, desired, state=params["state"], status=params["status"],
-            member_status=params["member_status"], membership=membership,
-            purge_tags=params["purge_tags"], purge_properties=params["purge_properties"],
+            current,
+            desired,
+            state=params["state"],
+            status=params["status"],
+            member_status=params["member_status"],
+            membership=membership,
+            purge_tags=params["purge_tags"],
+            purge_properties=params["purge_properties"],
             purge_members=params["purge_members"],
         )
         changed = has_changes(plan)

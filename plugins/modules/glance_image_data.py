@@ -315,8 +315,9 @@ class GlanceImageDataModule(GlanceModule):
             return "download"
         method = params["method"] or ("web-download" if params["url"] else "direct" if params["src"] else None)
         if method is None:
-            raise ValidationError("give src to upload, url to import from the web, dest to download, "
-                                  "or method: copy-image")
+            raise ValidationError(
+                "give src to upload, url to import from the web, dest to download, or method: copy-image"
+            )
         if method == "copy-image" and (params["src"] or params["url"]):
             raise ValidationError("method copy-image copies data Glance already has; src and url do not apply")
         if method in ("direct", "glance-direct") and params["url"]:
@@ -340,14 +341,18 @@ class GlanceImageDataModule(GlanceModule):
         if method != "direct":
             enabled = self.api.import_methods()
             if method not in enabled:
-                raise ValidationError("import method %s is not enabled on this Glance; enabled: %s"
-                                      % (method, ", ".join(enabled) or "none"))
+                raise ValidationError(
+                    "import method %s is not enabled on this Glance; enabled: %s"
+                    % (method, ", ".join(enabled) or "none")
+                )
         if self.params["stores"]:
             available = self.api.stores()
             unknown = sorted(set(self.params["stores"]) - set(available))
             if unknown:
-                raise ValidationError("unknown store(s) %s; this Glance has: %s"
-                                      % (", ".join(unknown), ", ".join(available) or "no named stores"))
+                raise ValidationError(
+                    "unknown store(s) %s; this Glance has: %s"
+                    % (", ".join(unknown), ", ".join(available) or "no named stores")
+                )
 
     # -- lookup ---------------------------------------------------------------
 
@@ -363,8 +368,10 @@ class GlanceImageDataModule(GlanceModule):
         if not matches:
             raise GlanceError("image %s was not found" % ref)
         if len(matches) > 1:
-            raise GlanceError("%d images are named %r: %s; give the ID of the one to use"
-                              % (len(matches), ref, ", ".join(sorted(image["id"] for image in matches))))
+            raise GlanceError(
+                "%d images are named %r: %s; give the ID of the one to use"
+                % (len(matches), ref, ", ".join(sorted(image["id"] for image in matches)))
+            )
         return matches[0]
 
     # -- upload and import ----------------------------------------------------
@@ -372,18 +379,22 @@ class GlanceImageDataModule(GlanceModule):
     def _upload(self, raw, method, expected, joined=False):
         params = self.params
         if raw["status"] in BUSY_STATUSES and params["wait"] and not self.check_mode:
-            raw = self.api.wait(raw, lambda image: image["status"] not in BUSY_STATUSES, params["timeout"],
-                                "the running upload")
+            raw = self.api.wait(
+                raw, lambda image: image["status"] not in BUSY_STATUSES, params["timeout"], "the running upload"
+            )
         before = normalize(raw)
         if before["status"] in BUSY_STATUSES:
-            raise ValidationError("image %s (%s) is %s: another upload is running" % (raw["name"], raw["id"], raw["status"]))
+            raise ValidationError(
+                "image %s (%s) is %s: another upload is running" % (raw["name"], raw["id"], raw["status"])
+            )
 
         digests = {}
         progress = Progress(path=params["progress_file"], action=method)
         if before["status"] != "queued" and params["src"]:
             # Same bytes, or different ones? Read the file once, with Glance's algorithm.
-            digests, dummy = hash_file(params["src"], [before["hash_algo"] or DEFAULT_HASH_ALGO],
-                                       params["decompress"], progress)
+            digests, dummy = hash_file(
+                params["src"], [before["hash_algo"] or DEFAULT_HASH_ALGO], params["decompress"], progress
+            )
         decision = upload_decision(before, digests.get(before["hash_algo"]))
         if decision == "unchanged":
             if params["url"] and expected:
@@ -395,21 +406,31 @@ class GlanceImageDataModule(GlanceModule):
             self._check_quota(raw, method)
         if self.check_mode:
             if params["src"]:
-                digests, dummy = hash_file(params["src"], [DEFAULT_HASH_ALGO] + ([expected[0]] if expected else []),
-                                           params["decompress"])
+                digests, dummy = hash_file(
+                    params["src"], [DEFAULT_HASH_ALGO] + ([expected[0]] if expected else []), params["decompress"]
+                )
                 if expected and digests[expected[0]] != expected[1]:
-                    raise ChecksumMismatch("checksum mismatch for %s: expected %s:%s, the file hashes to %s:%s"
-                                           % (params["src"], expected[0], expected[1], expected[0],
-                                              digests[expected[0]]))
-            after = dict(before, status="active" if params["wait"] else "importing",
-                         stores=sorted(params["stores"] or before["stores"]))
+                    raise ChecksumMismatch(
+                        "checksum mismatch for %s: expected %s:%s, the file hashes to %s:%s"
+                        % (params["src"], expected[0], expected[1], expected[0], digests[expected[0]])
+                    )
+            after = dict(
+                before,
+                status="active" if params["wait"] else "importing",
+                stores=sorted(params["stores"] or before["stores"]),
+            )
             return self._result(True, before, after, method, digests, Progress())
 
         watcher = ImportWatcher(self.api, _glance_now(), params["stores"])
         if method == "web-download":
-            self.api.start_import(raw, method, uri=params["url"], stores=params["stores"],
-                                  all_stores=params["all_stores"],
-                                  all_stores_must_succeed=params["all_stores_must_succeed"])
+            self.api.start_import(
+                raw,
+                method,
+                uri=params["url"],
+                stores=params["stores"],
+                all_stores=params["all_stores"],
+                all_stores_must_succeed=params["all_stores_must_succeed"],
+            )
         else:
             try:
                 digests = self._send(raw, method, expected, progress)
@@ -424,14 +445,18 @@ class GlanceImageDataModule(GlanceModule):
         try:
             after_raw = self.api.wait(raw, watcher, params["timeout"], "the %s upload" % method)
         except WaitTimeout as exc:
-            raise WaitTimeout("%s. Glance does not resume an upload or import after it restarts: if it did, delete "
-                              "the image and upload again" % exc.msg, **exc.details)
+            raise WaitTimeout(
+                "%s. Glance does not resume an upload or import after it restarts: if it did, delete "
+                "the image and upload again" % exc.msg,
+                **exc.details,
+            )
         algo = after_raw.get("os_hash_algo")
         if algo in digests:
             self._verify_against_glance(after_raw, algo, digests[algo], params["src"], deactivate=True)
         elif method == "web-download" and expected:
-            self._verify_against_glance(after_raw, expected[0], expected[1], "the data at %s" % params["url"],
-                                        deactivate=True)
+            self._verify_against_glance(
+                after_raw, expected[0], expected[1], "the data at %s" % params["url"], deactivate=True
+            )
         progress.write("done")
         return self._result(True, before, normalize(after_raw), method, digests, progress)
 
@@ -441,8 +466,10 @@ class GlanceImageDataModule(GlanceModule):
         size = None if params["decompress"] else os.path.getsize(params["src"])
         problem = quota_shortfall(self.api.usage(), size, staged=method == "glance-direct")
         if problem:
-            raise ValidationError("cannot upload %s (%d bytes) to image %s (%s): %s; nothing was sent"
-                                  % (params["src"], size, raw["name"], raw["id"], problem))
+            raise ValidationError(
+                "cannot upload %s (%d bytes) to image %s (%s): %s; nothing was sent"
+                % (params["src"], size, raw["name"], raw["id"], problem)
+            )
 
     def _check_format(self, raw):
         """Refuse src before any byte moves when it is not what the image declares, or references other files.
@@ -453,15 +480,19 @@ class GlanceImageDataModule(GlanceModule):
         disk_format = raw.get("disk_format")
         if params["skip_format_check"]:
             if disk_format in INSPECTABLE_FORMATS:
-                raise ValidationError("skip_format_check is only for formats the inspector cannot read (%s); "
-                                      "image %s is %s, which is always checked"
-                                      % (", ".join(UNINSPECTABLE_FORMATS), raw["id"], disk_format))
+                raise ValidationError(
+                    "skip_format_check is only for formats the inspector cannot read (%s); "
+                    "image %s is %s, which is always checked"
+                    % (", ".join(UNINSPECTABLE_FORMATS), raw["id"], disk_format)
+                )
             return
         if disk_format is None:
             return  # Glance itself refuses data for an image without a disk_format
         if disk_format not in INSPECTABLE_FORMATS:
-            raise ValidationError("image %s is %s, a format the inspector cannot read; set skip_format_check: true "
-                                  "to upload %s unchecked" % (raw["id"], disk_format, params["src"]))
+            raise ValidationError(
+                "image %s is %s, a format the inspector cannot read; set skip_format_check: true "
+                "to upload %s unchecked" % (raw["id"], disk_format, params["src"])
+            )
         if params["decompress"]:
             source, dummy = open_source(params["src"], True)
             with source:
@@ -492,13 +523,20 @@ class GlanceImageDataModule(GlanceModule):
             raise TransientError("%s. %s" % (exc.msg, self._after_cut_upload(raw)), **exc.details)
         except TooLarge as exc:
             self._wait_until_queued(raw)
-            raise TooLarge("%s. src %s holds %s bytes, more than Glance's image_size_cap or the project's storage "
-                           "quota allows (Glance does not say which); nothing was stored and the image is queued"
-                           % (exc.msg, params["src"], length if length is not None else "an unknown number of"),
-                           **exc.details)
+            raise TooLarge(
+                "%s. src %s holds %s bytes, more than Glance's image_size_cap or the project's storage "
+                "quota allows (Glance does not say which); nothing was stored and the image is queued"
+                % (exc.msg, params["src"], length if length is not None else "an unknown number of"),
+                **exc.details,
+            )
         if method == "glance-direct":
-            self.api.start_import(raw, method, stores=params["stores"], all_stores=params["all_stores"],
-                                  all_stores_must_succeed=params["all_stores_must_succeed"])
+            self.api.start_import(
+                raw,
+                method,
+                stores=params["stores"],
+                all_stores=params["all_stores"],
+                all_stores_must_succeed=params["all_stores_must_succeed"],
+            )
         return body.digests()
 
     def _after_cut_upload(self, raw):
@@ -508,8 +546,12 @@ class GlanceImageDataModule(GlanceModule):
         leaves the image saving for good.
         """
         try:
-            status = self.api.wait(raw, lambda image: image["status"] != "saving", CUT_UPLOAD_SETTLE_SECONDS,
-                                   "Glance to discard the partial upload")["status"]
+            status = self.api.wait(
+                raw,
+                lambda image: image["status"] != "saving",
+                CUT_UPLOAD_SETTLE_SECONDS,
+                "Glance to discard the partial upload",
+            )["status"]
         except NotFound:
             return "The image is gone"
         except GlanceError:
@@ -520,8 +562,10 @@ class GlanceImageDataModule(GlanceModule):
         if status == "queued":
             return "Glance discarded the partial data and the image is queued: run the task again"
         if status == "saving":
-            return ("The image is left saving: Glance stopped during the upload and will not finish it, so delete "
-                    "the image and upload again")
+            return (
+                "The image is left saving: Glance stopped during the upload and will not finish it, so delete "
+                "the image and upload again"
+            )
         return "The image is now %s" % status
 
     def _wait_until_queued(self, raw):
@@ -539,8 +583,10 @@ class GlanceImageDataModule(GlanceModule):
         if deactivate and raw.get("status") == "active":
             self.api.deactivate(raw)
             note = "; the image was deactivated so that it cannot be booted, delete it and upload again"
-        raise ChecksumMismatch("Glance stored different bytes for image %s (%s) than %s: %s %s, expected %s%s"
-                               % (raw.get("name"), raw["id"], what, algo, glance_digest, digest, note))
+        raise ChecksumMismatch(
+            "Glance stored different bytes for image %s (%s) than %s: %s %s, expected %s%s"
+            % (raw.get("name"), raw["id"], what, algo, glance_digest, digest, note)
+        )
 
     # -- copy-image ---------------------------------------------------------------
 
@@ -548,8 +594,9 @@ class GlanceImageDataModule(GlanceModule):
         params = self.params
         before = normalize(raw)
         if before["status"] != "active":
-            raise ValidationError("copy-image needs an active image; image %s (%s) is %s"
-                                  % (raw["name"], raw["id"], raw["status"]))
+            raise ValidationError(
+                "copy-image needs an active image; image %s (%s) is %s" % (raw["name"], raw["id"], raw["status"])
+            )
         wanted = self.api.stores() if params["all_stores"] else (params["stores"] or [])
         if not wanted:
             raise ValidationError("copy-image needs stores or all_stores: true")
@@ -557,11 +604,18 @@ class GlanceImageDataModule(GlanceModule):
         if not missing:
             return self._result(False, before, before, "copy-image", {}, Progress())
         if self.check_mode:
-            return self._result(True, before, dict(before, stores=sorted(set(before["stores"]) | set(missing))),
-                                "copy-image", {}, Progress())
+            return self._result(
+                True,
+                before,
+                dict(before, stores=sorted(set(before["stores"]) | set(missing))),
+                "copy-image",
+                {},
+                Progress(),
+            )
         watcher = ImportWatcher(self.api, _glance_now(), missing)
-        self.api.start_import(raw, "copy-image", stores=missing,
-                              all_stores_must_succeed=params["all_stores_must_succeed"])
+        self.api.start_import(
+            raw, "copy-image", stores=missing, all_stores_must_succeed=params["all_stores_must_succeed"]
+        )
         after = before
         if params["wait"]:
             after_raw = self.api.wait(raw, watcher, params["timeout"], "copy-image")
@@ -615,7 +669,8 @@ class GlanceImageDataModule(GlanceModule):
             if digest != raw.get("os_hash_value"):
                 raise ChecksumMismatch(
                     "download of image %s (%s) does not match Glance's hash: got %s %s, Glance has %s; %s was left "
-                    "as it was" % (raw.get("name"), raw["id"], algo, digest, raw.get("os_hash_value"), dest))
+                    "as it was" % (raw.get("name"), raw["id"], algo, digest, raw.get("os_hash_value"), dest)
+                )
             if os.path.exists(dest):
                 # Keep the permissions of the file being replaced, as Ansible's file modules do.
                 os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
@@ -628,8 +683,10 @@ class GlanceImageDataModule(GlanceModule):
                 os.unlink(tmp)
             if isinstance(exc, GlanceError):
                 raise
-            raise GlanceError("Failed to download image %s (%s) to %s: %s; %s was left as it was"
-                              % (raw.get("name"), raw["id"], dest, exc, dest))
+            raise GlanceError(
+                "Failed to download image %s (%s) to %s: %s; %s was left as it was"
+                % (raw.get("name"), raw["id"], dest, exc, dest)
+            )
         finally:
             if response is not None:
                 response.close()
@@ -681,14 +738,19 @@ class ImportWatcher(object):
         tasks = [task for task in self.api.import_tasks(raw) if task.get("created_at", "") >= self.since]
         failures = [task for task in tasks if task.get("status") == "failure"]
         if failures:
-            raise GlanceError("Glance failed to import %s: %s" % (label, failures[-1].get("message") or "no reason given"))
+            raise GlanceError(
+                "Glance failed to import %s: %s" % (label, failures[-1].get("message") or "no reason given")
+            )
         if tasks and all(task.get("status") == "success" for task in tasks) and raw["status"] == "queued":
             raise GlanceError("Glance finished the import of %s but the image is still queued" % label)
         return False
 
     def _task_note(self, raw):
-        messages = [task.get("message") for task in self.api.import_tasks(raw)
-                    if task.get("created_at", "") >= self.since and task.get("message")]
+        messages = [
+            task.get("message")
+            for task in self.api.import_tasks(raw)
+            if task.get("created_at", "") >= self.since and task.get("message")
+        ]
         return ": %s" % messages[-1] if messages else ""
 
 

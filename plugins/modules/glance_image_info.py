@@ -26,14 +26,20 @@ options:
     type: str
   filters:
     description:
-      - Glance list filters, applied by the server. Supported keys are C(name), C(status), C(visibility) (also
-        C(all)), C(owner) (project name or ID), C(member_status) (C(pending), C(accepted), C(rejected) or C(all)),
-        C(tag) (a list; every tag must match), C(hidden) (hidden images are left out unless this is V(true);
-        V(any) lists the visible images, then the hidden ones, each part in O(sort) order; added in 0.2.0),
-        C(protected), C(disk_format), C(container_format), C(size_min), C(size_max), C(created_at) and
-        C(updated_at) (with Glance's operators, for example C(gte:2026-01-01T00:00:00Z)), and C(properties)
-        (a dict of extra properties that must match).
-      - An unknown key fails the task and lists the supported ones.
+      - Glance list filters, applied by the server. One key a line below; an unknown key fails the task and lists
+        the supported ones.
+      - 'C(name), C(status), C(disk_format), C(container_format): exact matches.'
+      - 'C(visibility): V(public), V(private), V(shared), V(community), or V(all).'
+      - 'C(owner): a project name or ID.'
+      - 'C(member_status): V(pending), V(accepted), V(rejected) or V(all), for images shared with this
+        project.'
+      - 'C(tag): a list of tags; every one must match.'
+      - 'C(hidden): hidden images are left out unless this is V(true); V(any) lists the visible images, then
+        the hidden ones, each part in O(sort) order (added in 0.2.0).'
+      - 'C(protected): V(true) or V(false).'
+      - 'C(size_min), C(size_max): bounds in bytes.'
+      - 'C(created_at), C(updated_at): with Glance''s operators, for example C(gte:2026-01-01T00:00:00Z).'
+      - 'C(properties): a dict of extra properties that must match.'
     type: dict
     default: {}
   sort:
@@ -102,7 +108,8 @@ EXAMPLES = r"""
 RETURN = r"""
 project_id:
   description:
-    - The ID of the project the query ran as. The role C(osimages.glance.image_publish) derives deterministic image IDs from it.
+    - The ID of the project the query ran as. The role C(osimages.glance.image_publish) derives deterministic
+      image IDs from it.
   returned: always
   type: str
   sample: 0a3e6d1f3b2c4a0f9e8d7c6b5a493827

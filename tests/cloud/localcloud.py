@@ -7,7 +7,10 @@ clouds.yaml) lives under LOCALCLOUD_DIR, so ``down --purge`` removes it all.
 Settings come from the environment, so tests can start a differently shaped
 cloud without editing files:
 
-  LOCALCLOUD_KEYSTONE_PORT   (5000)   LOCALCLOUD_GLANCE_PORT  (9292)
+  LOCALCLOUD_KEYSTONE_PORT   (auto)   LOCALCLOUD_GLANCE_PORT  (auto)
+                                      a number, or auto: the ports this state folder used last time
+                                      when they are still ours or free, else 5000 and 9292 when free,
+                                      else free ports the kernel picks; clouds.yaml names them
   LOCALCLOUD_TOKEN_EXPIRATION (3600)  seconds a Keystone token lives
   LOCALCLOUD_IMAGE_SIZE_CAP  (unset)  Glance [DEFAULT] image_size_cap, bytes
   LOCALCLOUD_STORAGE_QUOTA   (unset)  Glance [DEFAULT] user_storage_quota
@@ -27,6 +30,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -43,12 +47,67 @@ MEMBER_PROJECTS = ("demo", "alt")
 STORES = ("fast", "cheap")
 DB = os.environ.get("LOCALCLOUD_DB", "sqlite")
 PG_PORT = int(os.environ.get("LOCALCLOUD_PG_PORT", "5432"))
-PG_ROLE = "osimages"
 
 STATE = Path(os.environ["LOCALCLOUD_DIR"]).resolve()
 VENV = Path(os.environ["LOCALCLOUD_VENV"]).resolve()
-KEYSTONE_PORT = int(os.environ.get("LOCALCLOUD_KEYSTONE_PORT", "5000"))
-GLANCE_PORT = int(os.environ.get("LOCALCLOUD_GLANCE_PORT", "9292"))
+RUN = STATE / "run"
+PORTS_FILE = RUN / "ports.json"
+# One PostgreSQL role per state folder too: each cloud sets its own role's password.
+STATE_SUFFIX = hashlib.sha256(str(STATE).encode()).hexdigest()[:8]
+PG_ROLE = f"osimages_{STATE_SUFFIX}"
+DEFAULT_PORTS = {"keystone": 5000, "glance": 9292}
+
+
+def port_is_free(port):
+    """Whether a server could listen on ``port`` (SO_REUSEADDR, as uWSGI: closed connections do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe_socket:
+        probe_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe_socket.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def our_service_listens(name, port):
+    """True when this state folder's service ``name`` runs (its pid file names a live process) on ``port``."""
+    try:
+        pid = int((RUN / f"{name}.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return not port_is_free(port)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe_socket:
+        probe_socket.bind((HOST, 0))
+        return probe_socket.getsockname()[1]
+
+
+def choose_ports():
+    """The ports to serve on: explicit settings, else auto (see the module docstring); written to PORTS_FILE."""
+    saved = json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
+    ports = {}
+    for name in ("keystone", "glance"):
+        variable = f"LOCALCLOUD_{name.upper()}_PORT"
+        setting = os.environ.get(variable, "auto")
+        if setting != "auto":
+            ports[name] = int(setting)
+            continue
+        candidates = [saved.get(name), DEFAULT_PORTS[name]]
+        usable = [
+            port
+            for port in candidates
+            if port and port not in ports.values() and (our_service_listens(name, port) or port_is_free(port))
+        ]
+        ports[name] = usable[0] if usable else free_port()
+    return ports
+
+
+PORTS = choose_ports()
+KEYSTONE_PORT = PORTS["keystone"]
+GLANCE_PORT = PORTS["glance"]
 TLS = os.environ.get("LOCALCLOUD_TLS", "0") == "1"
 SCHEME = "https" if TLS else "http"
 KEYSTONE_URL = f"{SCHEME}://{HOST}:{KEYSTONE_PORT}/v3"
@@ -57,7 +116,6 @@ GLANCE_URL = f"{SCHEME}://{HOST}:{GLANCE_PORT}"
 ETC = STATE / "etc"
 DATA = STATE / "data"
 LOGS = STATE / "logs"
-RUN = STATE / "run"
 CLOUDS_YAML = STATE / "clouds.yaml"
 # Shaped exactly like the file AWX's OpenStack credential writes.
 AWX_CLOUDS_YAML = STATE / "clouds-awx.yaml"
@@ -125,58 +183,63 @@ def database_url(service, pw):
 
 def pg_database(service):
     # One pair of databases per state folder, so that two local clouds never share one.
-    suffix = hashlib.sha256(str(STATE).encode()).hexdigest()[:8]
-    return f"osimages_{service}_{suffix}"
+    return f"osimages_{service}_{STATE_SUFFIX}"
 
 
 def keystone_conf(cfg, pw):
-    return ini({
-        "DEFAULT": {"use_stderr": "true"},
-        # The fewest bcrypt rounds: every test authenticates many times, and these are throwaway passwords.
-        "identity": {"password_hash_rounds": 4},
-        "database": {"connection": database_url("keystone", pw)},
-        "token": {"provider": "fernet", "expiration": cfg["token_expiration"]},
-        "fernet_tokens": {"key_repository": DATA / "fernet-keys"},
-        "fernet_receipts": {"key_repository": DATA / "fernet-receipts"},
-        "credential": {"key_repository": DATA / "credential-keys"},
-    })
+    return ini(
+        {
+            "DEFAULT": {"use_stderr": "true"},
+            # The fewest bcrypt rounds: every test authenticates many times, and these are throwaway passwords.
+            "identity": {"password_hash_rounds": 4},
+            "database": {"connection": database_url("keystone", pw)},
+            "token": {"provider": "fernet", "expiration": cfg["token_expiration"]},
+            "fernet_tokens": {"key_repository": DATA / "fernet-keys"},
+            "fernet_receipts": {"key_repository": DATA / "fernet-receipts"},
+            "credential": {"key_repository": DATA / "credential-keys"},
+        }
+    )
 
 
 def glance_conf(cfg, pw):
-    stores = {store: {"filesystem_store_datadir": DATA / "stores" / store,
-                      "store_description": f"local file store '{store}'"} for store in STORES}
-    return ini({
-        "DEFAULT": {
-            "use_stderr": "true",
-            "enabled_backends": ", ".join(f"{store}:file" for store in STORES),
-            "enabled_import_methods": "[glance-direct,web-download,copy-image]",
-            "worker_self_reference_url": GLANCE_URL,
-            "image_size_cap": cfg["image_size_cap"],
-            "user_storage_quota": cfg["storage_quota"],
-        },
-        "database": {"connection": database_url("glance", pw)},
-        "glance_store": {"default_backend": STORES[0]},
-        **stores,
-        # Imports fail unless the reserved stores have somewhere to write.
-        "os_glance_staging_store": {"filesystem_store_datadir": DATA / "staging"},
-        "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "tasks"},
-        "keystone_authtoken": {
-            "www_authenticate_uri": KEYSTONE_URL,
-            "auth_url": KEYSTONE_URL,
-            "auth_type": "password",
-            "project_domain_name": DOMAIN,
-            "user_domain_name": DOMAIN,
-            "project_name": "service",
-            "username": "glance",
-            "password": pw["glance"],
-            "cafile": CA_CERT if TLS else None,
-        },
-        "paste_deploy": {"flavor": "keystone", "config_file": ETC / "glance" / "glance-api-paste.ini"},
-        # web-download refuses loopback unless the host is listed; the bracketed list
-        # syntax is required. An empty allowed_ports list lets test servers use any port.
-        "import_filtering_opts": {"allowed_hosts": f"[{HOST}]", "allowed_ports": "[]"},
-        "oslo_concurrency": {"lock_path": RUN / "locks"},
-    })
+    stores = {
+        store: {"filesystem_store_datadir": DATA / "stores" / store, "store_description": f"local file store '{store}'"}
+        for store in STORES
+    }
+    return ini(
+        {
+            "DEFAULT": {
+                "use_stderr": "true",
+                "enabled_backends": ", ".join(f"{store}:file" for store in STORES),
+                "enabled_import_methods": "[glance-direct,web-download,copy-image]",
+                "worker_self_reference_url": GLANCE_URL,
+                "image_size_cap": cfg["image_size_cap"],
+                "user_storage_quota": cfg["storage_quota"],
+            },
+            "database": {"connection": database_url("glance", pw)},
+            "glance_store": {"default_backend": STORES[0]},
+            **stores,
+            # Imports fail unless the reserved stores have somewhere to write.
+            "os_glance_staging_store": {"filesystem_store_datadir": DATA / "staging"},
+            "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "tasks"},
+            "keystone_authtoken": {
+                "www_authenticate_uri": KEYSTONE_URL,
+                "auth_url": KEYSTONE_URL,
+                "auth_type": "password",
+                "project_domain_name": DOMAIN,
+                "user_domain_name": DOMAIN,
+                "project_name": "service",
+                "username": "glance",
+                "password": pw["glance"],
+                "cafile": CA_CERT if TLS else None,
+            },
+            "paste_deploy": {"flavor": "keystone", "config_file": ETC / "glance" / "glance-api-paste.ini"},
+            # web-download refuses loopback unless the host is listed; the bracketed list
+            # syntax is required. An empty allowed_ports list lets test servers use any port.
+            "import_filtering_opts": {"allowed_hosts": f"[{HOST}]", "allowed_ports": "[]"},
+            "oslo_concurrency": {"lock_path": RUN / "locks"},
+        }
+    )
 
 
 def write_configs(cfg, pw):
@@ -193,6 +256,7 @@ def write_configs(cfg, pw):
 
 # --- processes -------------------------------------------------------------
 
+
 def _listen(port, router):
     """uWSGI's options to serve HTTP, or HTTPS with the test CA's server certificate, on ``port``."""
     address = f"{HOST}:{port}"
@@ -204,17 +268,25 @@ def _listen(port, router):
 
 
 SERVICES = {
-    "keystone": {"module": "keystone.wsgi.api:application", "port": KEYSTONE_PORT,
-                 "env": {"OS_KEYSTONE_CONFIG_DIR": str(ETC / "keystone")},
-                 "probe": KEYSTONE_URL, "ready": (200,),
-                 "listen": _listen(KEYSTONE_PORT, router=True) + ["--http-keepalive"]},
-    "glance": {"module": "glance.wsgi.api:application", "port": GLANCE_PORT,
-               "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
-               "probe": GLANCE_URL + "/", "ready": (300,),
-               # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
-               # through uwsgi.chunked_read(), which the router does not feed reliably.
-               "listen": _listen(GLANCE_PORT, router=False) + [
-                   "--add-header", "Connection: close", "--chunked-input-limit", str(64 * 1024 * 1024)]},
+    "keystone": {
+        "module": "keystone.wsgi.api:application",
+        "port": KEYSTONE_PORT,
+        "env": {"OS_KEYSTONE_CONFIG_DIR": str(ETC / "keystone")},
+        "probe": KEYSTONE_URL,
+        "ready": (200,),
+        "listen": _listen(KEYSTONE_PORT, router=True) + ["--http-keepalive"],
+    },
+    "glance": {
+        "module": "glance.wsgi.api:application",
+        "port": GLANCE_PORT,
+        "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
+        "probe": GLANCE_URL + "/",
+        "ready": (300,),
+        # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
+        # through uwsgi.chunked_read(), which the router does not feed reliably.
+        "listen": _listen(GLANCE_PORT, router=False)
+        + ["--add-header", "Connection: close", "--chunked-input-limit", str(64 * 1024 * 1024)],
+    },
 }
 
 
@@ -223,20 +295,28 @@ def make_test_ca():
     if SERVER_CERT.exists() and CA_CERT.exists():
         return
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     now = datetime.datetime.now(datetime.timezone.utc)
 
     def certificate(subject, issuer, public_key, signing_key, ca):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=30))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if not ca:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False
+            )
         return builder.sign(signing_key, hashes.SHA256())
 
     ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
@@ -244,9 +324,12 @@ def make_test_ca():
     server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
     ca_cert = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
     server_cert = certificate(server_name, ca_name, server_key.public_key(), ca_key, ca=False)
-    write_private(SERVER_KEY, server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption()).decode())
+    write_private(
+        SERVER_KEY,
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        ).decode(),
+    )
     SERVER_CERT.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     CA_CERT.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
@@ -273,18 +356,42 @@ def probe(url):
 
 def start(name):
     svc = SERVICES[name]
+    if not port_is_free(svc["port"]):
+        variable = f"LOCALCLOUD_{name.upper()}_PORT"
+        sys.exit(
+            f"localcloud: {name} cannot listen on {HOST}:{svc['port']}: another process holds that port; "
+            f"set {variable} to a free port, or to auto"
+        )
     LOGS.mkdir(parents=True, exist_ok=True)
     logfile = open(LOGS / f"{name}.log", "ab")
     cmd = [
         str(VENV / "bin" / "uwsgi"),
         *svc["listen"],
-        "--master", "--processes", "1", "--threads", "4", "--enable-threads",
-        "--die-on-term", "--need-app", "--buffer-size", "65535",
-        "--home", str(VENV), "--module", svc["module"],
-        "--pidfile", str(RUN / f"{name}.pid"),
+        "--master",
+        "--processes",
+        "1",
+        "--threads",
+        "4",
+        "--enable-threads",
+        "--die-on-term",
+        "--need-app",
+        "--buffer-size",
+        "65535",
+        "--home",
+        str(VENV),
+        "--module",
+        svc["module"],
+        "--pidfile",
+        str(RUN / f"{name}.pid"),
     ]
-    proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **svc["env"]}, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **svc["env"]},
+        start_new_session=True,
+    )
     (RUN / f"{name}.pid").write_text(str(proc.pid))
     wait_ready(name, proc)
 
@@ -328,6 +435,7 @@ def running(name):
 
 # --- PostgreSQL ----------------------------------------------------------------
 
+
 def as_postgres(*cmd):
     return run("runuser", "-u", "postgres", "--", *cmd)
 
@@ -353,8 +461,10 @@ def ensure_postgres(pw):
         log(f"starting PostgreSQL {version}/{name} on {HOST}:{PG_PORT}")
         run("pg_ctlcluster", version, name, "start")
     for dummy in range(60):
-        if subprocess.run(["pg_isready", "-h", HOST, "-p", str(PG_PORT)], capture_output=True,
-                          check=False).returncode == 0:
+        if (
+            subprocess.run(["pg_isready", "-h", HOST, "-p", str(PG_PORT)], capture_output=True, check=False).returncode
+            == 0
+        ):
             break
         time.sleep(0.5)
     password = pw["database"].replace("'", "''")
@@ -377,6 +487,7 @@ def drop_postgres_databases():
 
 # --- bootstrap ---------------------------------------------------------------
 
+
 def bootstrap_keystone(pw):
     marker = DATA / ".keystone-bootstrapped"
     if marker.exists():
@@ -388,23 +499,44 @@ def bootstrap_keystone(pw):
     run(manage, *conf, "db_sync")
     run(manage, *conf, "fernet_setup", *owner)
     run(manage, *conf, "credential_setup", *owner)
-    run(manage, *conf, "bootstrap", "--bootstrap-password", pw["admin"],
-        "--bootstrap-admin-url", KEYSTONE_URL, "--bootstrap-internal-url", KEYSTONE_URL,
-        "--bootstrap-public-url", KEYSTONE_URL, "--bootstrap-region-id", REGION)
+    run(
+        manage,
+        *conf,
+        "bootstrap",
+        "--bootstrap-password",
+        pw["admin"],
+        "--bootstrap-admin-url",
+        KEYSTONE_URL,
+        "--bootstrap-internal-url",
+        KEYSTONE_URL,
+        "--bootstrap-public-url",
+        KEYSTONE_URL,
+        "--bootstrap-region-id",
+        REGION,
+    )
     marker.touch()
 
 
 def bootstrap_identity(pw):
     """Projects, users and the image endpoint; find-or-create, so re-runs are harmless."""
-    marker = DATA / f".identity-{GLANCE_PORT}"
+    marker = DATA / f".identity-{KEYSTONE_PORT}-{GLANCE_PORT}"
     if marker.exists():
         return
     import openstack
 
-    log("creating projects, users and the image endpoint")
-    conn = openstack.connect(auth_url=KEYSTONE_URL, username="admin", password=pw["admin"], project_name="admin",
-                             user_domain_name=DOMAIN, project_domain_name=DOMAIN, region_name=REGION,
-                             cacert=str(CA_CERT) if TLS else None)
+    log("creating projects, users and the endpoints")
+    # The catalog may still name the ports of an earlier start: talk to this Keystone directly.
+    conn = openstack.connect(
+        auth_url=KEYSTONE_URL,
+        username="admin",
+        password=pw["admin"],
+        project_name="admin",
+        user_domain_name=DOMAIN,
+        project_domain_name=DOMAIN,
+        region_name=REGION,
+        cacert=str(CA_CERT) if TLS else None,
+        identity_endpoint_override=KEYSTONE_URL,
+    )
     ident = conn.identity
     domain = ident.find_domain(DOMAIN)
     member = ident.find_role("member")
@@ -415,8 +547,9 @@ def bootstrap_identity(pw):
         user = ident.find_user(name if name != "service" else "glance", domain_id=domain.id)
         username = "glance" if name == "service" else name
         if user is None:
-            user = ident.create_user(name=username, password=pw[username], domain_id=domain.id,
-                                     default_project_id=project.id)
+            user = ident.create_user(
+                name=username, password=pw[username], domain_id=domain.id, default_project_id=project.id
+            )
         else:
             ident.update_user(user, password=pw[username])
         ident.assign_project_role_to_user(project, user, role)
@@ -425,11 +558,12 @@ def bootstrap_identity(pw):
     for name in MEMBER_PROJECTS:
         project_with_user(name, member)
 
-    service = ident.find_service("glance") or ident.create_service(name="glance", type="image")
-    for endpoint in ident.endpoints(service_id=service.id):
-        ident.delete_endpoint(endpoint)
-    for interface in ("public", "internal", "admin"):
-        ident.create_endpoint(service_id=service.id, interface=interface, url=GLANCE_URL, region_id=REGION)
+    glance = ident.find_service("glance") or ident.create_service(name="glance", type="image")
+    for service, url in ((glance, GLANCE_URL), (ident.find_service("keystone"), KEYSTONE_URL)):
+        for endpoint in ident.endpoints(service_id=service.id):
+            ident.delete_endpoint(endpoint)
+        for interface in ("public", "internal", "admin"):
+            ident.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=REGION)
     for old in DATA.glob(".identity-*"):
         old.unlink()
     marker.touch()
@@ -447,8 +581,14 @@ def bootstrap_glance():
 def cloud_entry(user, password):
     project = "admin" if user == "admin" else user
     return {
-        "auth": {"auth_url": KEYSTONE_URL, "username": user, "password": password, "project_name": project,
-                 "user_domain_name": DOMAIN, "project_domain_name": DOMAIN},
+        "auth": {
+            "auth_url": KEYSTONE_URL,
+            "username": user,
+            "password": password,
+            "project_name": project,
+            "user_domain_name": DOMAIN,
+            "project_domain_name": DOMAIN,
+        },
         "region_name": REGION,
         "interface": "public",
         "identity_api_version": 3,
@@ -460,15 +600,25 @@ def write_clouds(pw):
     # JSON is valid YAML, and keeps this script free of a yaml dependency.
     write_private(CLOUDS_YAML, json.dumps({"clouds": clouds}, indent=2) + "\n")
     # AWX writes one cloud named `devstack`, with `domain_name` and no `user_domain_name`.
-    awx = {"clouds": {"devstack": {
-        "auth": {"auth_url": KEYSTONE_URL, "username": "demo", "password": pw["demo"], "project_name": "demo",
-                 "domain_name": DOMAIN},
-        "verify": False,
-    }}}
+    awx = {
+        "clouds": {
+            "devstack": {
+                "auth": {
+                    "auth_url": KEYSTONE_URL,
+                    "username": "demo",
+                    "password": pw["demo"],
+                    "project_name": "demo",
+                    "domain_name": DOMAIN,
+                },
+                "verify": False,
+            }
+        }
+    }
     write_private(AWX_CLOUDS_YAML, json.dumps(awx, indent=2) + "\n")
 
 
 # --- commands ----------------------------------------------------------------
+
 
 def cmd_up():
     started = time.monotonic()
@@ -477,6 +627,7 @@ def cmd_up():
     fingerprint = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
     fp_file = RUN / "settings.sha256"
     RUN.mkdir(parents=True, exist_ok=True)
+    PORTS_FILE.write_text(json.dumps(PORTS))
     if fp_file.exists() and fp_file.read_text() != fingerprint:
         log("settings changed: restarting services")
         for name in ("glance", "keystone"):

@@ -1,4 +1,5 @@
 """The docs site, as a browser shows it: headless Chromium renders the built pages (docs/build-site)."""
+
 import html.parser
 import os
 import shutil
@@ -39,10 +40,25 @@ def render(page):
         pytest.fail("chromium is not installed (tests/run-all installs Debian's chromium)")
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--user-data-dir=%s" % profile, "--dump-dom", (SITE / page).as_uri()],
-            capture_output=True, text=True, timeout=120, check=False)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--user-data-dir=%s" % profile,
+                "--dump-dom",
+                (SITE / page).as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     parser = Headings()
     parser.feed(proc.stdout)

@@ -4,28 +4,40 @@ Tests call our modules through the ``ansible`` command (the way users do) and
 check the outcome with plain openstacksdk, never with our own modules.
 The local cloud is started by tests/run-all (tests/cloud/localcloud up).
 """
+
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import openstack
+import openstack.config
+import openstack.connection
 import pytest
+
 from harness import CALLBACKS
 from harness import OUTPUT_LOG
+from harness import PAYLOAD_SIZE
 from harness import SECRETS
 from harness import ModuleRunner
 from harness import PlaybookRunner
+from harness import fault_proxied
 from harness import find_leaks
+from harness import glance_port
 
 
 def _require_cloud():
     path = os.environ.get("OS_CLIENT_CONFIG_FILE")
     if not path or not Path(path).exists():
-        pytest.exit("the local cloud is not running: start it with tests/cloud/localcloud up "
-                    "and export OS_CLIENT_CONFIG_FILE, or use tests/run-all", returncode=2)
+        pytest.exit(
+            "the local cloud is not running: start it with tests/cloud/localcloud up "
+            "and export OS_CLIENT_CONFIG_FILE, or use tests/run-all",
+            returncode=2,
+        )
     return path
 
 
@@ -68,9 +80,12 @@ def sdk(clouds_yaml):
     """Plain openstacksdk connections by cloud name: the independent verifier."""
     cache = {}
 
+    config = openstack.config.OpenStackConfig(config_files=[clouds_yaml])
+
     def connect(cloud="demo"):
+        # Bound to the test cloud's clouds.yaml, whatever a test sets OS_CLIENT_CONFIG_FILE to meanwhile.
         if cloud not in cache:
-            cache[cloud] = openstack.connect(cloud=cloud)
+            cache[cloud] = openstack.connection.Connection(config=config.get_one(cloud))
         return cache[cloud]
 
     return connect
@@ -117,20 +132,47 @@ def run_playbook(playbook_env, tmp_path):
 
 @pytest.fixture(scope="session")
 def fixture_image(tmp_path_factory):
-    """A 12 MiB bootable raw disk (syslinux, Debian's kernel, busybox), made by the project's script."""
-    path = tmp_path_factory.mktemp("fixture") / "fixture.raw"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "make-fixture-image"
-    subprocess.run([str(script), str(path)], check=True, timeout=900)
+    """A 12 MiB bootable raw disk (syslinux, Debian's kernel, busybox), made by the project's script.
+
+    Made once per run: pytest-xdist workers share it through their common temporary root, under a lock.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "fixture" / "fixture.raw"
+    path.parent.mkdir(exist_ok=True)
+    with open(shared / "fixture.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            script = Path(__file__).resolve().parents[1] / "scripts" / "make-fixture-image"
+            partial = path.with_suffix(".partial")
+            subprocess.run([str(script), str(partial)], check=True, timeout=900)
+            shutil.move(partial, path)
     return path
 
 
 @pytest.fixture
-def prefix(request):
+def payload(tmp_path):
+    """(path, bytes) of a random file of PAYLOAD_SIZE bytes."""
+    data = os.urandom(PAYLOAD_SIZE)
+    path = tmp_path / "disk.raw"
+    path.write_bytes(data)
+    return path, data
+
+
+@pytest.fixture
+def proxied(sdk, clouds_yaml):
+    """make(**faults) -> (FaultProxy in front of the local Glance, a cloud dict for demo that goes through it)."""
+    port = glance_port(sdk("demo"))
+    return lambda **faults: fault_proxied(clouds_yaml, port, **faults)
+
+
+@pytest.fixture
+def prefix(request, sdk):
     """A unique image-name prefix for one test; its images are deleted afterwards in every project."""
     value = "it-%s-%s-" % (request.node.name[:30].replace("[", "-").replace("]", ""), uuid.uuid4().hex[:6])
     yield value
     for cloud in ("demo", "alt", "admin"):
-        conn = openstack.connect(cloud=cloud)
+        conn = sdk(cloud)
         for image in conn.image.images(owner=conn.current_project_id):
             if image.name and image.name.startswith(value):
                 _force_delete(conn, image.id)

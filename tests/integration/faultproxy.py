@@ -10,10 +10,13 @@ It forwards connections to an upstream port and can:
   prove that transient failures are retried, a bounded number of times;
 - throttle what clients send (bytes per second), to make an upload outlive a token or a
   service restart;
-- stall what clients send for a while once a number of request bytes went through.
+- stall what clients send for a while once a number of request bytes went through;
+- hold what clients send once a number of request bytes went through, until ``release()`` (a test stops the
+  server meanwhile, so that it cannot finish the request during its graceful shutdown).
 
 Glance answers every request with ``Connection: close`` here, so one connection is one request.
 """
+
 import socket
 import struct
 import threading
@@ -21,9 +24,18 @@ import time
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, reset_after_response_bytes=None, reset_after_request_bytes=None,
-                 unavailable_requests=0, unavailable_match=b"/v2/images", throttle_request_bytes_per_second=None,
-                 stall_after_request_bytes=None, stall_seconds=0):
+    def __init__(
+        self,
+        upstream_port,
+        reset_after_response_bytes=None,
+        reset_after_request_bytes=None,
+        unavailable_requests=0,
+        unavailable_match=b"/v2/images",
+        throttle_request_bytes_per_second=None,
+        stall_after_request_bytes=None,
+        stall_seconds=0,
+        hold_after_request_bytes=None,
+    ):
         self.upstream_port = upstream_port
         self.reset_after = reset_after_response_bytes
         self.reset_after_request = reset_after_request_bytes
@@ -32,6 +44,8 @@ class FaultProxy:
         self.throttle = throttle_request_bytes_per_second
         self.stall_after = stall_after_request_bytes
         self.stall_seconds = stall_seconds
+        self.hold_after = hold_after_request_bytes
+        self._released = threading.Event()
         self.resets = 0
         self.refused = 0
         self.stalls = 0
@@ -49,7 +63,12 @@ class FaultProxy:
         self._thread.start()
         return self
 
+    def release(self):
+        """Let held requests go on."""
+        self._released.set()
+
     def __exit__(self, *exc):
+        self.release()
         self._stop.set()
         self._thread.join(timeout=5)
         self._server.close()
@@ -77,8 +96,11 @@ class FaultProxy:
             return
         if head:
             upstream.sendall(head)
-        threading.Thread(target=self._pipe, args=(client, upstream, self.reset_after_request, len(head),
-                                                  self._request_pace()), daemon=True).start()
+        threading.Thread(
+            target=self._pipe,
+            args=(client, upstream, self.reset_after_request, len(head), self._request_pace()),
+            daemon=True,
+        ).start()
         threading.Thread(target=self._pipe, args=(upstream, client, self.reset_after), daemon=True).start()
 
     @staticmethod
@@ -98,8 +120,10 @@ class FaultProxy:
         """Answer 503 and close (the body, if any, is not read)."""
         try:
             body = b'{"message": "injected by the fault proxy"}'
-            client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            client.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+            )
             self.refused += 1
         except OSError:
             pass
@@ -112,6 +136,8 @@ class FaultProxy:
         state = {"stalled": False}
 
         def pace(sent):
+            if self.hold_after is not None and sent >= self.hold_after:
+                self._released.wait()
             if self.stall_after is not None and not state["stalled"] and sent >= self.stall_after:
                 state["stalled"] = True
                 self.stalls += 1
@@ -135,7 +161,7 @@ class FaultProxy:
                     pace(sent)
                     self.request_bytes += len(data)
                 if limit is not None and sent + len(data) > limit:
-                    sink.sendall(data[:max(limit - sent, 0)])
+                    sink.sendall(data[: max(limit - sent, 0)])
                     self.resets += 1
                     # SO_LINGER 0 turns the final close into a TCP reset. shutdown(SHUT_RD)
                     # wakes the thread still reading the client, so that close really happens.

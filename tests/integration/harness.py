@@ -1,10 +1,19 @@
 """Helpers shared by the integration tests (imported by conftest and the test modules)."""
+
+import contextlib
+import functools
+import hashlib
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
+
+from faultproxy import FaultProxy
 
 HERE = Path(__file__).resolve().parent
 CALLBACKS = HERE / "callback_plugins"
@@ -15,6 +24,9 @@ OUTPUT_LOG = []
 # Secrets the session's clouds and tests made (passwords, application-credential secrets): none may be printed.
 SECRETS = set()
 
+
+# The payload of the data and fault tests: a few MiB, not a multiple of the 1 MiB transfer chunk.
+PAYLOAD_SIZE = 3 * 1024 * 1024 + 12345
 
 # A Keystone fernet token: it must never be printed either.
 FERNET_TOKEN = re.compile(r"gAAAAA[0-9A-Za-z_-]{80,}")
@@ -32,6 +44,71 @@ def remember_secrets(secrets_json):
     SECRETS.update(value for value in json.loads(Path(secrets_json).read_text()).values() if value)
 
 
+def sha512(data):
+    """The hex sha512 of ``data`` (bytes), as Glance's os_hash_value gives it."""
+    return hashlib.sha512(data).hexdigest()
+
+
+def sha512_file(path):
+    digest = hashlib.sha512()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_image(conn, name, **attrs):
+    """A private raw/bare image made with plain openstacksdk; returns its ID."""
+    body = {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "private"}
+    body.update(attrs)
+    response = conn.image.post("/images", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def glance_port(conn):
+    return int(conn.image.get_endpoint().rstrip("/").rsplit(":", 1)[1].split("/")[0])
+
+
+def fault_proxied(clouds_yaml, port, cloud="demo", **faults):
+    """(FaultProxy in front of the Glance on ``port``, a cloud dict for ``cloud`` whose image endpoint is the proxy).
+
+    Use the proxy as a context manager around the module runs.
+    """
+    proxy = FaultProxy(port, **faults)
+    config = json.loads(Path(clouds_yaml).read_text())["clouds"][cloud]
+    # The override is the service root: version discovery finds /v2 behind the proxy too.
+    return proxy, dict(config, image_endpoint_override="http://127.0.0.1:%d/" % proxy.port)
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    """Serves files from ``directory`` without logging, recording each requested path in ``hits``."""
+
+    def __init__(self, *args, directory=None, hits=None, **kwargs):
+        self.hits = hits if hits is not None else []
+        super().__init__(*args, directory=directory, **kwargs)
+
+    def log_message(self, *args):
+        self.hits.append(self.path)
+
+
+@contextlib.contextmanager
+def http_server(handler):
+    """A threaded HTTP server on a free loopback port for ``handler``; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield "http://127.0.0.1:%d" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def file_server(directory, hits=None):
+    """http_server for the files in ``directory``; each request's path is appended to ``hits``."""
+    return http_server(functools.partial(QuietFiles, directory=str(directory), hits=hits))
+
+
 def raw_image(conn, image_id):
     """Glance's own JSON for an image (the SDK resource hides `stores`), or None."""
     response = conn.image.get("/images/%s" % image_id)
@@ -41,36 +118,100 @@ def raw_image(conn, image_id):
     return response.json()
 
 
+def _ansible_bin(name):
+    return str(Path(sys.executable).parent / name)
+
+
+def _results(stdout):
+    """The result dicts that the result_json callback printed, in task order."""
+    results = []
+    for line in stdout.splitlines():
+        if line.startswith("RESULT_JSON "):
+            result = json.loads(line[len("RESULT_JSON ") :])
+            result["failed"] = result.get("_status") != "ok"
+            results.append(result)
+    return results
+
+
 class ModuleRunner:
-    """Runs one of our modules with `ansible localhost -m`, returning its result dict."""
+    """Runs our modules the way users do, returning their result dicts.
+
+    ``run_module(module, args)`` is one ``ansible localhost -m`` run. ``run_module.many(module, [args, ...])``
+    runs several calls as the tasks of one playbook (one controller start-up for all), each with
+    ``ignore_errors`` so that every call gets its own result.
+    """
 
     def __init__(self, env):
         self.env = env
 
-    def __call__(self, module, args, cloud="demo", check=False, diff=False, env=None):
+    @staticmethod
+    def _fqcn(module):
+        return module if "." in module else "osimages.glance.%s" % module
+
+    @staticmethod
+    def _with_cloud(args, cloud):
         if isinstance(args, dict):
             args = dict(args)
             if cloud is not None:
                 args.setdefault("cloud", cloud)
+        return args
+
+    def _run(self, cmd, env):
+        proc = subprocess.run(
+            cmd, env=dict(self.env, **(env or {})), capture_output=True, text=True, timeout=900, check=False
+        )
+        OUTPUT_LOG.append(proc.stdout + proc.stderr)
+        return proc
+
+    def __call__(self, module, args, cloud="demo", check=False, diff=False, env=None):
+        args = self._with_cloud(args, cloud)
         cmd = [
-            str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local",
-            "-m", module if "." in module else "osimages.glance.%s" % module,
-            "-a", args if isinstance(args, str) else json.dumps(args),
+            _ansible_bin("ansible"),
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            self._fqcn(module),
+            "-a",
+            args if isinstance(args, str) else json.dumps(args),
         ]
         if check:
             cmd.append("--check")
         if diff:
             cmd.append("--diff")
-        proc = subprocess.run(cmd, env=dict(self.env, **(env or {})), capture_output=True, text=True, timeout=900,
-                              check=False)
-        OUTPUT_LOG.append(proc.stdout + proc.stderr)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT_JSON ")]
-        if not lines:
+        proc = self._run(cmd, env)
+        results = _results(proc.stdout)
+        if not results:
             raise AssertionError("no result from %s:\n%s\n%s" % (module, proc.stdout, proc.stderr))
-        result = json.loads(lines[-1][len("RESULT_JSON "):])
-        result["failed"] = result.get("_status") != "ok"
+        result = results[-1]
         result["_output"] = proc.stdout + proc.stderr
         return result
+
+    def many(self, module, calls, cloud="demo", check=False, diff=False, env=None):
+        """One result per entry of ``calls`` (each a dict of module options), from one playbook run."""
+        tasks = [
+            {
+                "name": "call %d" % index,
+                self._fqcn(module): self._with_cloud(args, cloud),
+                "ignore_errors": True,
+                "check_mode": check,
+                "diff": diff,
+            }
+            for index, args in enumerate(calls)
+        ]
+        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix="many-") as playbook:
+            json.dump(play, playbook)  # JSON is YAML
+            playbook.flush()
+            proc = self._run([_ansible_bin("ansible-playbook"), playbook.name], env)
+        results = _results(proc.stdout)
+        if len(results) != len(calls):
+            raise AssertionError(
+                "%d results for %d calls of %s:\n%s\n%s" % (len(results), len(calls), module, proc.stdout, proc.stderr)
+            )
+        for result in results:
+            result["_output"] = proc.stdout + proc.stderr
+        return results
 
 
 class PlaybookRunner:
@@ -88,8 +229,14 @@ class PlaybookRunner:
         self.count += 1
         result_file = self.tmp_dir / ("result-%d.json" % self.count)
         extra = dict(extra_vars, result_file=str(result_file))
-        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-               str(HERE / "playbooks" / playbook), "-e", json.dumps(extra)]
+        cmd = [
+            _ansible_bin("ansible-playbook"),
+            "-i",
+            "localhost,",
+            str(HERE / "playbooks" / playbook),
+            "-e",
+            json.dumps(extra),
+        ]
         if check:
             cmd.append("--check")
         # A complete environment (one holding PATH) replaces the runner's, so tests can drop variables.

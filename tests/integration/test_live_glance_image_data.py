@@ -1,37 +1,16 @@
 """glance_image_data against the real local cloud: every method, store option and failure."""
-import functools
+
 import gzip
 import hashlib
-import http.server
 import json
 import os
 import socket
 import subprocess
-import threading
 
-import pytest
-from faultproxy import FaultProxy
+from harness import file_server
+from harness import new_image
 from harness import raw_image
-
-
-def sha512(data):
-    return hashlib.sha512(data).hexdigest()
-
-
-def new_image(conn, name, **attrs):
-    body = {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "private"}
-    body.update(attrs)
-    response = conn.image.post("/images", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-@pytest.fixture
-def payload(tmp_path):
-    data = os.urandom(3 * 1024 * 1024 + 12345)
-    path = tmp_path / "disk.raw"
-    path.write_bytes(data)
-    return path, data
+from harness import sha512
 
 
 def leftovers(folder):
@@ -47,8 +26,7 @@ def test_direct_upload(run_module, sdk, prefix, payload, tmp_path):
     result = run_module("glance_image_data", args, check=True, diff=True)
     assert result["changed"] and not result["failed"], result
     assert result["hash_value"] == sha512(data)
-    assert result["diff"] == {"before": {"status": "queued", "stores": []},
-                              "after": {"status": "active", "stores": []}}
+    assert result["diff"] == {"before": {"status": "queued", "stores": []}, "after": {"status": "active", "stores": []}}
     assert raw_image(conn, image_id)["status"] == "queued"
 
     progress = tmp_path / "progress.json"
@@ -87,12 +65,17 @@ def test_checksum(run_module, sdk, prefix, payload):
     path, data = payload
     image_id = new_image(conn, prefix + "sum")
     wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
-    for method in ("direct", "glance-direct"):
-        result = run_module("glance_image_data", {"image": image_id, "src": str(path), "checksum": wrong,
-                                                  "method": method})
+    results = run_module.many(
+        "glance_image_data",
+        [
+            {"image": image_id, "src": str(path), "checksum": wrong, "method": method}
+            for method in ("direct", "glance-direct")
+        ],
+    )
+    for result in results:
         assert result["failed"] and "checksum mismatch" in result["msg"], result
-        raw = raw_image(conn, image_id)
-        assert raw["status"] == "queued" and raw["size"] is None, raw
+    raw = raw_image(conn, image_id)
+    assert raw["status"] == "queued" and raw["size"] is None, raw
     right = "sha256:" + hashlib.sha256(data).hexdigest()
     result = run_module("glance_image_data", {"image": image_id, "src": str(path), "checksum": right})
     assert result["changed"] and raw_image(conn, image_id)["os_hash_value"] == sha512(data), result
@@ -114,29 +97,21 @@ def test_glance_direct_into_two_stores(run_module, sdk, prefix, payload):
     assert not run_module("glance_image_data", args)["changed"]
 
 
-@pytest.fixture
-def web_server(tmp_path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
-
-
-def test_web_download(run_module, sdk, prefix, payload, web_server):
+def test_web_download(run_module, sdk, prefix, payload):
     conn = sdk("demo")
     path, data = payload
     image_id = new_image(conn, prefix + "web")
-    args = {"image": image_id, "url": "%s/%s" % (web_server, path.name), "checksum": "sha512:" + sha512(data)}
-    result = run_module("glance_image_data", args)
+    with file_server(path.parent) as base:
+        args = {"image": image_id, "url": "%s/%s" % (base, path.name), "checksum": "sha512:" + sha512(data)}
+        result = run_module("glance_image_data", args)
     assert result["changed"] and not result["failed"], result
     raw = raw_image(conn, image_id)
     assert raw["status"] == "active" and raw["os_hash_value"] == sha512(data)
-    assert not run_module("glance_image_data", args)["changed"]
-    # A checksum that does not match what Glance fetched is an error, even afterwards.
-    result = run_module("glance_image_data", dict(args, checksum="sha512:" + sha512(b"nope")))
-    assert result["failed"] and "different bytes" in result["msg"]
+    # Run again (no second fetch needed: the server is gone), then a checksum that does not match what Glance
+    # fetched, which is an error even afterwards.
+    again, mismatch = run_module.many("glance_image_data", [args, dict(args, checksum="sha512:" + sha512(b"nope"))])
+    assert not again["changed"] and not again["failed"], again
+    assert mismatch["failed"] and "different bytes" in mismatch["msg"]
 
 
 def test_copy_image(run_module, sdk, prefix, payload):
@@ -151,8 +126,9 @@ def test_copy_image(run_module, sdk, prefix, payload):
     assert result["changed"] and not result["failed"], result
     assert sorted(raw_image(admin, image_id)["stores"].split(",")) == ["cheap", "fast"]
     assert not run_module("glance_image_data", args, cloud="admin")["changed"]
-    assert not run_module("glance_image_data", {"image": image_id, "method": "copy-image", "all_stores": True},
-                          cloud="admin")["changed"]
+    assert not run_module(
+        "glance_image_data", {"image": image_id, "method": "copy-image", "all_stores": True}, cloud="admin"
+    )["changed"]
 
     # A member may not copy: Glance's policy refuses, and the message says so.
     own = new_image(demo, prefix + "copy-demo")
@@ -168,8 +144,13 @@ def test_decompress_on_the_fly(run_module, sdk, prefix, payload, tmp_path):
     with gzip.open(packed, "wb") as handle:
         handle.write(data)
     image_id = new_image(conn, prefix + "gz")
-    args = {"image": image_id, "src": str(packed), "decompress": True, "method": "glance-direct",
-            "checksum": "sha512:" + sha512(data)}
+    args = {
+        "image": image_id,
+        "src": str(packed),
+        "decompress": True,
+        "method": "glance-direct",
+        "checksum": "sha512:" + sha512(data),
+    }
     result = run_module("glance_image_data", args)
     assert result["changed"] and not result["failed"], result
     raw = raw_image(conn, image_id)
@@ -177,7 +158,7 @@ def test_decompress_on_the_fly(run_module, sdk, prefix, payload, tmp_path):
     assert not run_module("glance_image_data", args)["changed"]
 
 
-def test_download(run_module, sdk, prefix, payload, tmp_path):
+def test_download(run_module, sdk, prefix, payload, proxied, tmp_path):
     conn = sdk("demo")
     path, data = payload
     image_id = new_image(conn, prefix + "down")
@@ -202,11 +183,8 @@ def test_download(run_module, sdk, prefix, payload, tmp_path):
 
     # An interrupted download leaves dest as it was, and no partial file.
     dest.write_bytes(b"previous")
-    config = json.loads(open(os.environ["OS_CLIENT_CONFIG_FILE"]).read())["clouds"]["demo"]
-    glance_port = int(conn.image.get_endpoint().rstrip("/").rsplit(":", 1)[1].split("/")[0])
-    with FaultProxy(glance_port, reset_after_response_bytes=1024 * 1024) as proxy:
-        # The override is the service root: version discovery finds /v2 behind the proxy too.
-        cloud = dict(config, image_endpoint_override="http://127.0.0.1:%d/" % proxy.port)
+    proxy, cloud = proxied(reset_after_response_bytes=1024 * 1024)
+    with proxy:
         result = run_module("glance_image_data", dict(args, cloud=cloud), cloud=None)
         assert proxy.resets >= 1
     assert result["failed"] and image_id in result["msg"] and "left as it was" in result["msg"], result
@@ -239,8 +217,8 @@ def test_refusals(run_module, sdk, prefix, payload, tmp_path):
         ({"image": image_id, "dest": str(tmp_path / "no" / "such" / "dir" / "f")}, "does not exist"),
         ({"image": image_id}, "give src to upload"),
     ]
-    for args, words in cases:
-        result = run_module("glance_image_data", args)
+    results = run_module.many("glance_image_data", [args for args, dummy in cases])
+    for (args, words), result in zip(cases, results):
         assert result["failed"] and words in result["msg"], (args, result.get("msg"))
     unix_socket.close()
     assert raw_image(conn, image_id)["status"] == "queued"
@@ -252,16 +230,21 @@ def _hostile_file(kind, tmp_path):
     secret.write_bytes(b"must never reach Glance\n" * 100)
     path = tmp_path / ("hostile-" + kind)
     if kind == "backing-file":
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(path)],
-                       check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(path)], check=True
+        )
         return path, "qcow2", "backing_file"
     if kind == "data-file":
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"),
-                        str(path), "1M"], check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"), str(path), "1M"],
+            check=True,
+        )
         return path, "qcow2", "data_file"
     if kind == "vmdk-extent":
-        path.write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
-                        'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret)
+        path.write_text(
+            "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+            'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret
+        )
         return path, "vmdk", "refusing"
     if kind == "qcow2-as-raw":
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "1M"], check=True)
@@ -269,21 +252,26 @@ def _hostile_file(kind, tmp_path):
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["backing-file", "data-file", "vmdk-extent", "qcow2-as-raw"])
-@pytest.mark.parametrize("method", ["direct", "glance-direct"])
-def test_hostile_files_are_refused_before_upload(kind, method, run_module, sdk, prefix, tmp_path):
-    conn = sdk("demo")
-    path, disk_format, expected = _hostile_file(kind, tmp_path)
-    image_id = new_image(conn, prefix + "hostile", disk_format=disk_format)
-    result = run_module("glance_image_data", {"image": image_id, "src": str(path), "method": method})
-    assert result["failed"] and expected in result["msg"], result
-    raw = raw_image(conn, image_id)
-    assert raw["status"] == "queued" and raw["size"] is None, "bytes reached Glance"
+HOSTILE_KINDS = ("backing-file", "data-file", "vmdk-extent", "qcow2-as-raw")
 
-    skipped = run_module("glance_image_data", {"image": image_id, "src": str(path), "method": method,
-                                               "skip_format_check": True})
-    assert skipped["failed"] and "only for formats the inspector cannot read" in skipped["msg"]
-    assert raw_image(conn, image_id)["status"] == "queued"
+
+def test_hostile_files_are_refused_before_upload(run_module, sdk, prefix, tmp_path):
+    """Each kind of hostile file, by each upload method: refused, and refused again with skip_format_check."""
+    conn = sdk("demo")
+    cases = []
+    for kind in HOSTILE_KINDS:
+        path, disk_format, expected = _hostile_file(kind, tmp_path)
+        for method in ("direct", "glance-direct"):
+            image_id = new_image(conn, "%shostile-%s-%s" % (prefix, kind, method), disk_format=disk_format)
+            args = {"image": image_id, "src": str(path), "method": method}
+            cases.append((args, expected))
+            cases.append((dict(args, skip_format_check=True), "only for formats the inspector cannot read"))
+    results = run_module.many("glance_image_data", [args for args, dummy in cases])
+    for (args, expected), result in zip(cases, results):
+        assert result["failed"] and expected in result["msg"], (args, result.get("msg"))
+    for args, dummy in cases:
+        raw = raw_image(conn, args["image"])
+        assert raw["status"] == "queued" and raw["size"] is None, "bytes reached Glance: %s" % args
 
 
 def test_uninspectable_formats_need_skip_format_check(run_module, sdk, prefix, tmp_path):
@@ -291,9 +279,11 @@ def test_uninspectable_formats_need_skip_format_check(run_module, sdk, prefix, t
     kernel = tmp_path / "vmlinuz"
     kernel.write_bytes(os.urandom(64 * 1024))
     image_id = new_image(conn, prefix + "kernel", disk_format="aki", container_format="aki")
-    refused = run_module("glance_image_data", {"image": image_id, "src": str(kernel)})
+    refused, done = run_module.many(
+        "glance_image_data",
+        [{"image": image_id, "src": str(kernel)}, {"image": image_id, "src": str(kernel), "skip_format_check": True}],
+    )
     assert refused["failed"] and "skip_format_check: true" in refused["msg"]
-    done = run_module("glance_image_data", {"image": image_id, "src": str(kernel), "skip_format_check": True})
     assert not done["failed"] and raw_image(conn, image_id)["status"] == "active"
 
 
@@ -304,9 +294,14 @@ def test_a_compressed_file_is_inspected_after_decompression(run_module, sdk, pre
     packed = tmp_path / "disk.qcow2.gz"
     packed.write_bytes(gzip.compress(qcow2.read_bytes()))
     raw_id = new_image(conn, prefix + "claims-raw")
-    refused = run_module("glance_image_data", {"image": raw_id, "src": str(packed), "decompress": True})
-    assert refused["failed"] and "is qcow2, not raw" in refused["msg"]
     qcow2_id = new_image(conn, prefix + "qcow2", disk_format="qcow2")
-    done = run_module("glance_image_data", {"image": qcow2_id, "src": str(packed), "decompress": True})
+    refused, done = run_module.many(
+        "glance_image_data",
+        [
+            {"image": raw_id, "src": str(packed), "decompress": True},
+            {"image": qcow2_id, "src": str(packed), "decompress": True},
+        ],
+    )
+    assert refused["failed"] and "is qcow2, not raw" in refused["msg"]
     assert not done["failed"], done
     assert raw_image(conn, qcow2_id)["status"] == "active"

@@ -1,5 +1,7 @@
 """glance_image_info and the glance_image_id lookup against the real local cloud."""
+
 import pytest
+
 from harness import raw_image
 
 
@@ -10,8 +12,13 @@ def catalog(sdk, prefix):
     mark = prefix + "mark"
 
     def make(conn, suffix, **attrs):
-        body = {"name": prefix + suffix, "disk_format": "raw", "container_format": "bare", "tags": [mark],
-                "visibility": "private"}
+        body = {
+            "name": prefix + suffix,
+            "disk_format": "raw",
+            "container_format": "bare",
+            "tags": [mark],
+            "visibility": "private",
+        }
         body.update(attrs)
         response = conn.image.post("/images", json=body)
         assert response.status_code == 201, response.text
@@ -24,8 +31,9 @@ def catalog(sdk, prefix):
         "d": make(demo, "d", visibility="shared", disk_format="iso"),
         "alt": make(alt, "alt", visibility="private"),
     }
-    upload = demo.image.put("/images/%s/file" % ids["c"], data=b"c" * 4096,
-                            headers={"Content-Type": "application/octet-stream"})
+    upload = demo.image.put(
+        "/images/%s/file" % ids["c"], data=b"c" * 4096, headers={"Content-Type": "application/octet-stream"}
+    )
     assert upload.status_code == 204, upload.text
     demo.image.post("/images/%s/members" % ids["d"], json={"member": alt.current_project_id})
     return {"mark": mark, "ids": ids, "alt_project": alt.current_project_id}
@@ -39,63 +47,72 @@ def names(result):
 
 def test_filters(run_module, catalog, prefix):
     mark, ids = catalog["mark"], catalog["ids"]
+    # (cloud, filters, the suffixes expected); every query also filters on the catalog's own tag.
+    cases = [
+        ("demo", {}, ["a", "c", "d"]),  # hidden images are left out by default
+        ("demo", {"hidden": True}, ["b"]),
+        ("demo", {"tag": [mark, "x"]}, ["a"]),
+        ("demo", {"tag": [mark, "x", "y"], "properties": {"os_distro": "debian"}}, ["a"]),
+        ("demo", {"properties": {"os_distro": "ubuntu"}}, []),
+        ("demo", {"status": "active"}, ["c"]),
+        ("demo", {"disk_format": "iso", "container_format": "bare"}, ["d"]),
+        ("demo", {"protected": True}, ["a"]),
+        ("demo", {"size_min": 4096, "size_max": 4096}, ["c"]),
+        ("demo", {"visibility": "shared"}, ["d"]),
+        ("demo", {"name": prefix + "a"}, ["a"]),
+        ("demo", {"created_at": "gte:2000-01-01T00:00:00Z", "updated_at": "lt:2999-01-01T00:00:00Z"}, ["a", "c", "d"]),
+        ("demo", {"created_at": "gte:2999-01-01T00:00:00Z"}, []),
+        # Nobody sees another project's private image...
+        ("demo", {"owner": catalog["alt_project"]}, []),
+        ("demo", {"visibility": "all", "member_status": "all"}, ["a", "c", "d"]),
+        # ...and the consumer sees a shared image only through member_status until it accepts it.
+        ("alt", {}, ["alt"]),
+        ("alt", {"visibility": "shared", "member_status": "pending"}, ["d"]),
+        ("alt", {"visibility": "all", "member_status": "all"}, ["alt", "d"]),
+    ]
+    for cloud in ("demo", "alt"):
+        mine = [(filters, expected) for where, filters, expected in cases if where == cloud]
+        results = run_module.many(
+            "glance_image_info", [{"filters": dict({"tag": [mark]}, **filters)} for filters, dummy in mine], cloud=cloud
+        )
+        for (filters, expected), result in zip(mine, results):
+            assert names(result) == expected, (cloud, filters)
 
-    def query(cloud="demo", **filters):
-        filters.setdefault("tag", [mark])
-        return names(run_module("glance_image_info", {"filters": filters}, cloud=cloud))
-
-    assert query() == ["a", "c", "d"], "hidden images are left out by default"
-    assert query(hidden=True) == ["b"]
-    assert query(tag=[mark, "x"]) == ["a"]
-    assert query(tag=[mark, "x", "y"], properties={"os_distro": "debian"}) == ["a"]
-    assert query(properties={"os_distro": "ubuntu"}) == []
-    assert query(status="active") == ["c"]
-    assert query(disk_format="iso", container_format="bare") == ["d"]
-    assert query(protected=True) == ["a"]
-    assert query(size_min=4096, size_max=4096) == ["c"]
-    assert query(visibility="shared") == ["d"]
-    assert query(name=prefix + "a") == ["a"]
-    assert query(created_at="gte:2000-01-01T00:00:00Z", updated_at="lt:2999-01-01T00:00:00Z") == ["a", "c", "d"]
-    assert query(created_at="gte:2999-01-01T00:00:00Z") == []
-
-    # The consumer sees a shared image only through member_status until it accepts it...
-    assert query(cloud="alt") == ["alt"]
-    assert query(cloud="alt", visibility="shared", member_status="pending") == ["d"]
-    assert query(cloud="alt", visibility="all", member_status="all") == ["alt", "d"]
-    # ...and nobody sees another project's private image.
-    assert query(owner=catalog["alt_project"]) == []
-    assert query(visibility="all", member_status="all") == ["a", "c", "d"]
-
-    # by name and by ID
-    result = run_module("glance_image_info", {"image": prefix + "a"}, check=True)
-    assert names(result) == ["a"]
-    image = result["images"][0]
+    # by name (in check mode: a query changes nothing either way) and by ID, and members on request
+    by_name = run_module("glance_image_info", {"image": prefix + "a"}, check=True)
+    assert names(by_name) == ["a"]
+    image = by_name["images"][0]
     assert image["id"] == ids["a"] and image["properties"] == {"os_distro": "debian"} and image["protected"]
     assert image["tags"] == sorted([mark, "x", "y"])
-    assert names(run_module("glance_image_info", {"image": ids["c"]})) == ["c"]
-    assert run_module("glance_image_info", {"image": ids["c"]})["images"][0]["hash_algo"] == "sha512"
-    assert names(run_module("glance_image_info", {"image": ids["alt"]})) == []
-    assert names(run_module("glance_image_info", {"image": prefix + "nothing"})) == []
-
-    # members on request
-    result = run_module("glance_image_info", {"image": ids["d"], "include_members": True})
-    assert result["images"][0]["members"] == [{"project_id": catalog["alt_project"], "status": "pending"}]
-
-
-def test_sort_and_limit(run_module, catalog):
-    args = {"filters": {"tag": [catalog["mark"]]}, "sort": "name:desc", "limit": 2}
-    result = run_module("glance_image_info", args)
-    assert [image["name"][-1] for image in result["images"]] == ["d", "c"]
-    args["sort"] = "name:asc"
-    args["limit"] = 1
-    assert [image["name"][-1] for image in run_module("glance_image_info", args)["images"]] == ["a"]
+    by_id, other_projects, nothing, members = run_module.many(
+        "glance_image_info",
+        [
+            {"image": ids["c"]},
+            {"image": ids["alt"]},
+            {"image": prefix + "nothing"},
+            {"image": ids["d"], "include_members": True},
+        ],
+    )
+    assert names(by_id) == ["c"] and by_id["images"][0]["hash_algo"] == "sha512"
+    assert names(other_projects) == [] and names(nothing) == []
+    assert members["images"][0]["members"] == [{"project_id": catalog["alt_project"], "status": "pending"}]
 
 
-def test_unknown_filter_and_bad_sort(run_module, catalog):
-    result = run_module("glance_image_info", {"filters": {"colour": "red"}})
-    assert result["failed"] and "supported filters: container_format" in result["msg"]
-    result = run_module("glance_image_info", {"sort": "bogus:sideways"})
-    assert result["failed"] and "HTTP 400" in result["msg"], result["msg"]
+def test_sort_limit_and_bad_queries(run_module, catalog):
+    tagged = {"filters": {"tag": [catalog["mark"]]}}
+    newest_two, first, unknown, bad_sort = run_module.many(
+        "glance_image_info",
+        [
+            dict(tagged, sort="name:desc", limit=2),
+            dict(tagged, sort="name:asc", limit=1),
+            {"filters": {"colour": "red"}},
+            {"sort": "bogus:sideways"},
+        ],
+    )
+    assert [image["name"][-1] for image in newest_two["images"]] == ["d", "c"]
+    assert [image["name"][-1] for image in first["images"]] == ["a"]
+    assert unknown["failed"] and "supported filters: container_format" in unknown["msg"]
+    assert bad_sort["failed"] and "HTTP 400" in bad_sort["msg"], bad_sort["msg"]
 
 
 def test_lookup_resolves_exactly_one(run_module, sdk, catalog, prefix):
@@ -106,8 +123,7 @@ def test_lookup_resolves_exactly_one(run_module, sdk, catalog, prefix):
     twin = sdk("demo").image.post("/images", json={"name": prefix + "c"}).json()["id"]
     result = run_module("ansible.builtin.debug", lookup % (prefix + "c", ""), cloud=None)
     assert result["failed"] and twin in result["msg"] and catalog["ids"]["c"] in result["msg"], result["msg"]
-    result = run_module("ansible.builtin.debug", lookup % (prefix + "c", ", filters={'status': 'active'}"),
-                        cloud=None)
+    result = run_module("ansible.builtin.debug", lookup % (prefix + "c", ", filters={'status': 'active'}"), cloud=None)
     assert result["msg"] == catalog["ids"]["c"], result
     result = run_module("ansible.builtin.debug", lookup % (prefix + "none", ""), cloud=None)
     assert result["failed"] and "no image named" in result["msg"]

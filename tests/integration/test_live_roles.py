@@ -3,42 +3,20 @@
 Builds use the tiny bootable fixture image (tests/scripts/make-fixture-image); what the roles
 did is checked with plain openstacksdk and qemu-img, never with the roles' own facts alone.
 """
-import hashlib
-import http.server
-import importlib.util
+
 import json
-import os
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
+from glance_state import series_images
+from harness import PlaybookRunner
+from harness import file_server
+from harness import sha512_file
 
-def _molecule_verifier():
-    """The molecule scenarios' independent reader of Glance (plain openstacksdk), shared rather than copied."""
-    path = Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "shared" / "glance_state.py"
-    spec = importlib.util.spec_from_file_location("glance_state", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-glance_state = _molecule_verifier()
-SERIES_PROPERTY = glance_state.SERIES_PROPERTY
-series_images = glance_state.series_images
-NEWEST_CELL = os.environ.get("OSIMAGES_NEWEST_CELL") == "1"
-# Real mmdebstrap/DIB builds, and the build variations that exercise the host's tools rather than
-# ansible-core or openstacksdk, run once per suite: in the newest cell (tests/run-all sets the variable).
-newest_only = pytest.mark.skipif(not NEWEST_CELL, reason="host-tool builds and variations run in the newest cell only")
-
-
-def sha512(path):
-    digest = hashlib.sha512()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# The roles, the builds and the host's tools do not vary with ansible-core or openstacksdk: newest cell only.
+pytestmark = pytest.mark.newest_only
 
 
 def versions(conn, series):
@@ -52,37 +30,61 @@ def build(run_playbook, tmp_path, **variables):
 
 
 def publish(run_playbook, name, version, artifact, **variables):
-    base = dict(image_publish_cloud="demo", image_publish_name=name, image_publish_version=version,
-                image_publish_artifact=artifact)
+    base = dict(
+        image_publish_cloud="demo",
+        image_publish_name=name,
+        image_publish_version=version,
+        image_publish_artifact=artifact,
+    )
     return run_playbook("publish.yml", dict(base, **variables))
 
 
-@pytest.fixture
-def artifact(fixture_image, run_playbook, tmp_path):
-    """The fixture image built into a verified qcow2 artifact (file backend)."""
-    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(fixture_image),
-                   image_build_src_format="raw", image_build_format="qcow2")
+@pytest.fixture(scope="module")
+def artifact(fixture_image, playbook_env, tmp_path_factory):
+    """The fixture image built into a verified qcow2 artifact (file backend), once for the module's tests."""
+    tmp_path = tmp_path_factory.mktemp("artifact")
+    result = build(
+        PlaybookRunner(playbook_env, tmp_path),
+        tmp_path,
+        image_build_backend="file",
+        image_build_src=str(fixture_image),
+        image_build_src_format="raw",
+        image_build_format="qcow2",
+    )
     assert result.rc == 0, result.output
     return result.facts["artifact"]
 
 
 def test_build_verifies_converts_and_boot_tests_then_skips(fixture_image, run_playbook, tmp_path):
-    variables = dict(image_build_backend="file", image_build_src=str(fixture_image), image_build_src_format="raw",
-                     image_build_format="qcow2", image_build_compression="zstd", image_build_boot_test=True,
-                     image_build_boot_test_timeout=180)
+    variables = dict(
+        image_build_backend="file",
+        image_build_src=str(fixture_image),
+        image_build_src_format="raw",
+        image_build_format="qcow2",
+        image_build_compression="zstd",
+        image_build_boot_test=True,
+        image_build_boot_test_timeout=180,
+    )
     first = build(run_playbook, tmp_path, **variables)
     assert first.rc == 0, first.output
     artifact = first.facts["artifact"]
     path = Path(artifact["path"])
     assert artifact["disk_format"] == "qcow2" and artifact["container_format"] == "bare"
-    assert artifact["sha512"] == sha512(path)
-    assert artifact["source_sha512"] == sha512(fixture_image)
+    assert artifact["sha512"] == sha512_file(path)
+    assert artifact["source_sha512"] == sha512_file(fixture_image)
     assert artifact["virtual_size"] == fixture_image.stat().st_size and artifact["min_disk"] == 1
-    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(path)], check=True,
-                                     capture_output=True, text=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(path)], check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert info["format"] == "qcow2" and info["format-specific"]["data"]["compression-type"] == "zstd"
-    assert subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", str(fixture_image), str(path)],
-                          check=False).returncode == 0
+    assert (
+        subprocess.run(
+            ["qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", str(fixture_image), str(path)], check=False
+        ).returncode
+        == 0
+    )
     assert "login:" in (tmp_path / "build" / "work" / "boot-test-console.log").read_text(errors="replace")
 
     again = build(run_playbook, tmp_path, **variables)
@@ -96,100 +98,127 @@ def test_build_verifies_converts_and_boot_tests_then_skips(fixture_image, run_pl
     assert rebuilt.facts["artifact"]["sha512"] != artifact["sha512"]
 
 
-@newest_only
 def test_build_check_mode_changes_nothing(fixture_image, run_playbook, tmp_path):
-    result = run_playbook("build.yml", dict(image_build_dir=str(tmp_path / "build"), image_build_name="fixture",
-                                            image_build_backend="file", image_build_src=str(fixture_image),
-                                            image_build_format="vmdk"), check=True)
+    result = run_playbook(
+        "build.yml",
+        dict(
+            image_build_dir=str(tmp_path / "build"),
+            image_build_name="fixture",
+            image_build_backend="file",
+            image_build_src=str(fixture_image),
+            image_build_format="vmdk",
+        ),
+        check=True,
+    )
     assert result.rc == 0, result.output
     assert not (tmp_path / "build" / "fixture.vmdk").exists()
     assert result.facts["artifact"]["path"].endswith("fixture.vmdk")
 
 
-@newest_only
 def test_build_fails_when_the_boot_test_fails(tmp_path, run_playbook):
     not_bootable = tmp_path / "blank.raw"
     not_bootable.write_bytes(b"\0" * (4 << 20))
-    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(not_bootable),
-                   image_build_format="raw", image_build_boot_test=True, image_build_boot_test_timeout=15)
+    result = build(
+        run_playbook,
+        tmp_path,
+        image_build_backend="file",
+        image_build_src=str(not_bootable),
+        image_build_format="raw",
+        image_build_boot_test=True,
+        image_build_boot_test_timeout=15,
+    )
     assert result.rc != 0
     assert "did not appear on the serial console within 15 s" in result.output
 
 
-@newest_only
 @pytest.mark.parametrize("kind", ["backing-file", "data-file", "vmdk-extent", "declared-format"])
 def test_build_refuses_hostile_images(kind, tmp_path, run_playbook):
     secret = tmp_path / "host-secret"
     secret.write_bytes(b"host file that must never be copied\n" * 1000)
     if kind == "backing-file":
         hostile = tmp_path / "hostile.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(hostile)],
-                       check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(hostile)], check=True
+        )
         expected = "backing_file"
     elif kind == "data-file":
         hostile = tmp_path / "hostile.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"),
-                        str(hostile), "1M"], check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "data"), str(hostile), "1M"],
+            check=True,
+        )
         expected = "data_file"
     elif kind == "vmdk-extent":
         hostile = tmp_path / "hostile.vmdk"
-        hostile.write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
-                           'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret)
+        hostile.write_text(
+            "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+            'createType="monolithicSparse"\nRW 2048 SPARSE "%s"\n' % secret
+        )
         expected = "refusing"
     else:
         hostile = tmp_path / "claims-raw.img"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(hostile), "1M"], check=True)
         expected = "is qcow2, not raw as declared"
-    result = build(run_playbook, tmp_path, image_build_backend="file", image_build_src=str(hostile),
-                   image_build_src_format="raw" if kind == "declared-format" else "", image_build_format="raw")
+    result = build(
+        run_playbook,
+        tmp_path,
+        image_build_backend="file",
+        image_build_src=str(hostile),
+        image_build_src_format="raw" if kind == "declared-format" else "",
+        image_build_format="raw",
+    )
     assert result.rc != 0
     assert expected in result.output
     assert not (tmp_path / "build" / "fixture.raw").exists()
 
 
-@newest_only
 def test_build_url_backend_downloads_once_with_a_required_checksum(fixture_image, run_playbook, tmp_path):
     hits = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(fixture_image.parent), **kwargs)
-
-        def log_message(self, *args):
-            hits.append(self.path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = "http://127.0.0.1:%d/%s" % (server.server_address[1], fixture_image.name)
-    try:
+    with file_server(fixture_image.parent, hits) as base:
+        url = "%s/%s" % (base, fixture_image.name)
         missing = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=url)
         assert missing.rc != 0 and "image_build_url_checksum" in missing.output
 
-        wrong = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=url,
-                      image_build_url_checksum="sha512:" + "0" * 128)
+        wrong = build(
+            run_playbook,
+            tmp_path,
+            image_build_backend="url",
+            image_build_url=url,
+            image_build_url_checksum="sha512:" + "0" * 128,
+        )
         assert wrong.rc != 0 and "checksum" in wrong.output.lower()
         assert not (tmp_path / "build" / "fixture.qcow2").exists()
 
-        variables = dict(image_build_backend="url", image_build_url=url,
-                         image_build_url_checksum="sha512:" + sha512(fixture_image))
+        variables = dict(
+            image_build_backend="url",
+            image_build_url=url,
+            image_build_url_checksum="sha512:" + sha512_file(fixture_image),
+        )
         first = build(run_playbook, tmp_path, **variables)
         assert first.rc == 0, first.output
         assert first.facts["artifact"]["source"] == url
         downloads = len(hits)
+        assert downloads >= 1
         again = build(run_playbook, tmp_path, **variables)
         assert again.rc == 0 and again.changed == 0, again.output
         assert len(hits) == downloads, "the cached download was fetched again"
-    finally:
-        server.shutdown()
 
 
 def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     conn = sdk("demo")
     name = prefix + "series"
     for version in ("1", "2", "3", "4"):
-        result = publish(run_playbook, name, version, artifact, image_publish_keep=1,
-                         image_publish_keep_deactivated=1, image_publish_description="fixture",
-                         image_publish_tags=["ci"], image_publish_properties={"os_distro": "busybox"})
+        result = publish(
+            run_playbook,
+            name,
+            version,
+            artifact,
+            image_publish_keep=1,
+            image_publish_keep_deactivated=1,
+            image_publish_description="fixture",
+            image_publish_tags=["ci"],
+            image_publish_properties={"os_distro": "busybox"},
+        )
         assert result.rc == 0, result.output
         visible = list(conn.image.images(name=name))
         assert len(visible) == 1 and visible[0].properties["internal_version"] == version
@@ -206,9 +235,17 @@ def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     assert deactivated["name"] == name + "-2" and deactivated["status"] == "deactivated" and deactivated["os_hidden"]
     assert [r["action"] for r in result.facts["retired"]] == ["deactivated", "deleted"]
 
-    again = publish(run_playbook, name, "4", artifact, image_publish_keep=1, image_publish_keep_deactivated=1,
-                    image_publish_description="fixture", image_publish_tags=["ci"],
-                    image_publish_properties={"os_distro": "busybox"})
+    again = publish(
+        run_playbook,
+        name,
+        "4",
+        artifact,
+        image_publish_keep=1,
+        image_publish_keep_deactivated=1,
+        image_publish_description="fixture",
+        image_publish_tags=["ci"],
+        image_publish_properties={"os_distro": "busybox"},
+    )
     assert again.rc == 0 and again.changed == 0, again.output
     assert versions(conn, name) == found
 
@@ -217,9 +254,16 @@ def test_publish_check_mode_changes_nothing(artifact, run_playbook, prefix, sdk)
     name = prefix + "series"
     assert publish(run_playbook, name, "1", artifact).rc == 0
     before = versions(sdk("demo"), name)
-    result = run_playbook("publish.yml", dict(image_publish_cloud="demo", image_publish_name=name,
-                                              image_publish_version="2", image_publish_artifact=artifact),
-                          check=True)
+    result = run_playbook(
+        "publish.yml",
+        dict(
+            image_publish_cloud="demo",
+            image_publish_name=name,
+            image_publish_version="2",
+            image_publish_artifact=artifact,
+        ),
+        check=True,
+    )
     assert result.rc == 0, result.output
     assert result.changed >= 1
     assert versions(sdk("demo"), name) == before
@@ -257,8 +301,7 @@ def test_publish_never_deletes_a_protected_version(artifact, run_playbook, prefi
     first = versions(conn, name)["1"]
     conn.image.update_image(first["id"], is_protected=True)
     for version in ("2", "3"):
-        result = publish(run_playbook, name, version, artifact, image_publish_keep=0,
-                         image_publish_keep_deactivated=0)
+        result = publish(run_playbook, name, version, artifact, image_publish_keep=0, image_publish_keep_deactivated=0)
         assert result.rc == 0, result.output
     found = versions(conn, name)
     assert sorted(found) == ["1", "3"]
@@ -281,7 +324,9 @@ def debian_mirrors():
     texts = [path.read_text() for path in sorted(Path("/etc/apt").glob("sources.list.d/*.sources"))]
     for text in texts:
         for stanza in text.split("\n\n"):
-            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith("#"))
+            fields = dict(
+                line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith("#")
+            )
             uri = fields.get("URIs", "").split()[0] if fields.get("URIs") else None
             if uri:
                 mirrors.setdefault("security" if "security" in fields.get("Suites", "") else "main", uri)
@@ -294,11 +339,16 @@ def debian_mirrors():
     return mirrors
 
 
-@newest_only
 def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
-    variables = dict(image_build_backend="rootfs", image_build_rootfs_mirror=debian_mirrors()["main"],
-                     image_build_rootfs_hostname="osimages-ci", image_build_format="qcow2",
-                     image_build_compression="zstd", image_build_boot_test=True, image_build_boot_test_timeout=300)
+    variables = dict(
+        image_build_backend="rootfs",
+        image_build_rootfs_mirror=debian_mirrors()["main"],
+        image_build_rootfs_hostname="osimages-ci",
+        image_build_format="qcow2",
+        image_build_compression="zstd",
+        image_build_boot_test=True,
+        image_build_boot_test_timeout=300,
+    )
     first = build(run_playbook, tmp_path, **variables)
     assert first.rc == 0, first.output
     artifact = first.facts["artifact"]
@@ -311,16 +361,20 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     assert again.rc == 0 and again.changed == 0, again.output
 
 
-@newest_only
 def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     mirrors = debian_mirrors()
     env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}
     if "security" in mirrors:
         env["DIB_DEBIAN_SECURITY_MIRROR"] = mirrors["security"]
     dib_cache = Path.home() / ".cache" / "osimages-glance" / "dib-cache"  # keeps the DIB venv between runs
-    variables = dict(image_build_backend="dib", image_build_dib_type="baremetal",
-                     image_build_dib_elements=["debian-minimal"], image_build_dib_env=env,
-                     image_build_format="qcow2", image_build_cache_dir=str(dib_cache))
+    variables = dict(
+        image_build_backend="dib",
+        image_build_dib_type="baremetal",
+        image_build_dib_elements=["debian-minimal"],
+        image_build_dib_env=env,
+        image_build_format="qcow2",
+        image_build_cache_dir=str(dib_cache),
+    )
     first = build(run_playbook, tmp_path, **variables)
     assert first.rc == 0, first.output
     artifact = first.facts["artifact"]
@@ -347,8 +401,10 @@ def _awx_env(base, awx_clouds_yaml):
 
 
 def test_modules_take_their_cloud_from_module_defaults(run_playbook, prefix, fixture_image, sdk):
-    result = run_playbook("module_defaults.yml", dict(module_defaults_cloud="demo", image_name=prefix + "md",
-                                                      image_file=str(fixture_image)))
+    result = run_playbook(
+        "module_defaults.yml",
+        dict(module_defaults_cloud="demo", image_name=prefix + "md", image_file=str(fixture_image)),
+    )
     assert result.rc == 0, result.output
     image = result.facts["image"]
     assert image["status"] == "active" and image["tags"] == ["module-defaults"]
@@ -356,15 +412,20 @@ def test_modules_take_their_cloud_from_module_defaults(run_playbook, prefix, fix
 
 
 def test_modules_and_roles_run_with_an_awx_credential_and_no_cloud_option(
-        run_playbook, prefix, fixture_image, artifact, awx_clouds_yaml, sdk):
+    run_playbook, prefix, fixture_image, artifact, awx_clouds_yaml, sdk
+):
     env = _awx_env(run_playbook.env, awx_clouds_yaml)
-    modules = run_playbook("module_defaults.yml", dict(image_name=prefix + "awx", image_file=str(fixture_image)),
-                           env=env)
+    modules = run_playbook(
+        "module_defaults.yml", dict(image_name=prefix + "awx", image_file=str(fixture_image)), env=env
+    )
     assert modules.rc == 0, modules.output
     assert sdk("demo").image.get_image(modules.facts["image"]["id"]).status == "active"
 
     name = prefix + "awx-series"
-    published = run_playbook("publish.yml", dict(image_publish_name=name, image_publish_version="1",
-                                                 image_publish_artifact=artifact), env=env)
+    published = run_playbook(
+        "publish.yml",
+        dict(image_publish_name=name, image_publish_version="1", image_publish_artifact=artifact),
+        env=env,
+    )
     assert published.rc == 0, published.output
     assert versions(sdk("demo"), name)["1"]["name"] == name

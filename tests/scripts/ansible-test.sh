@@ -7,6 +7,7 @@
 #
 # For integration, the copy gets tests/integration/integration_config.yml naming the local cloud's clouds.yaml,
 # which ansible-test hands to every target as variables.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_tools
 venv=${SANITY_VENV:-$TOOLS}

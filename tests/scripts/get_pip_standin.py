@@ -4,6 +4,7 @@ ansible-test builds its sanity venvs without pip and then runs this script
 with the pip arguments it wants. We bootstrap pip from the stdlib's bundled
 wheel instead of the network, then run the install it asked for.
 """
+
 import ensurepip
 import os
 import subprocess

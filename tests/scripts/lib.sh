@@ -1,6 +1,6 @@
 # Shared by the README commands: cached venvs and the collection tree.
-# Source it; it sets REPO, CACHE, TOOLS (the tools venv) and COLLECTIONS.
-set -euo pipefail
+# Source it; it sets REPO, CACHE, TOOLS (the tools venv) and COLLECTIONS, and defines functions only: the scripts
+# that run set their own shell options (so sourcing it into an interactive shell changes nothing there).
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${OSIMAGES_CACHE:-$HOME/.cache/osimages-glance}
@@ -69,6 +69,11 @@ link_collection() {
 # What the image modules and roles run on this host: qemu-img, qemu, mmdebstrap, mkfs.ext4, cloud-localds,
 # and for diskimage-builder sudo and debootstrap.
 IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils sudo debootstrap)
+# What the test command needs besides: PostgreSQL for the test cloud, the fixture image's tools
+# (tests/scripts/make-fixture-image) and the docs site's renderer. Installed up front, in one apt-get run, because
+# parallel apt-get runs fail on dpkg's lock.
+FIXTURE_IMAGE_DEBS=(busybox-static syslinux syslinux-common mtools dosfstools cpio fdisk)
+TEST_DEBS=(postgresql "${FIXTURE_IMAGE_DEBS[@]}" chromium graphviz)
 
 start_cloud() {
     local line

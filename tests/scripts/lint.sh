@@ -2,6 +2,7 @@
 # The checks an Automation Hub reviewer runs: ansible-lint (production profile), antsibull-docs and
 # antsibull-changelog lint, role argument specs against defaults, galaxy-importer on the built tarball,
 # and ansible-builder introspect + create. Any failure fails the script.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_python
 LINT=$CACHE/lint-venv
@@ -11,14 +12,17 @@ export PATH=$LINT/bin:$PATH
 cd "$REPO"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-status=0
+passed=0
+failed=0
 check() {
     local label=$1
     shift
     say "lint: $label"
-    if ! "$@"; then
+    if "$@"; then
+        passed=$((passed + 1))
+    else
         echo "FAILED: $label" >&2
-        status=1
+        failed=$((failed + 1))
     fi
 }
 
@@ -39,30 +43,34 @@ sys.exit(bad)
 PY
 check "ansible-galaxy collection build" ansible-galaxy collection build --force --output-path "$work" .
 tarball=$(ls "$work"/osimages-glance-*.tar.gz)
-say "lint: galaxy-importer"
-if (cd "$work" && python -m galaxy_importer.main "$tarball" >"$work/importer.log" 2>&1) \
-    && grep -q "Importer processing completed successfully" "$work/importer.log" \
-    && ! grep -E "^(ERROR|WARNING)" "$work/importer.log" | grep -v "ansible-test" ; then
-    echo "galaxy-importer: completed, no errors or warnings"
-else
-    cat "$work/importer.log" >&2
-    echo "FAILED: galaxy-importer" >&2
-    status=1
-fi
+galaxy_importer() {
+    (cd "$work" && python -m galaxy_importer.main "$tarball" >"$work/importer.log" 2>&1) \
+        && grep -q "Importer processing completed successfully" "$work/importer.log" \
+        && ! grep -E "^(ERROR|WARNING)" "$work/importer.log" | grep -v "ansible-test" \
+        && echo "galaxy-importer: completed, no errors or warnings" \
+        || { cat "$work/importer.log" >&2; return 1; }
+}
+check "galaxy-importer" galaxy_importer
 
-say "lint: ansible-builder introspect and create"
-introspected=$(ansible-builder introspect --sanitize "$COLLECTIONS")
-printf 'collections:\n  - name: %s\n    type: file\n' "$tarball" >"$REPO/tests/ee/requirements.yml"
-if ansible-builder create -f tests/ee/execution-environment.yml -c "$work/context" >/dev/null; then
+execution_environment() {
+    local introspected needed rc=0
+    introspected=$(ansible-builder introspect --sanitize "$COLLECTIONS")
+    printf 'collections:\n  - name: %s\n    type: file\n' "$tarball" >"$REPO/tests/ee/requirements.yml"
+    ansible-builder create -f tests/ee/execution-environment.yml -c "$work/context" >/dev/null || rc=1
+    rm -f "$REPO/tests/ee/requirements.yml"
+    [ "$rc" -eq 0 ] || return 1
     for needed in openstacksdk oslo.utils qemu-utils qemu-system-x86 mmdebstrap; do
         if ! grep -q "$needed" <<<"$introspected" || ! grep -rq "$needed" "$work/context"; then
-            echo "FAILED: the execution environment lacks $needed" >&2
-            status=1
+            echo "the execution environment lacks $needed" >&2
+            rc=1
         fi
     done
-    echo "ansible-builder: the context lists openstacksdk, oslo.utils, qemu-utils, qemu-system-x86 and mmdebstrap"
-else
-    status=1
+    [ "$rc" -eq 0 ] && echo "ansible-builder: the context lists openstacksdk, oslo.utils, qemu-utils, qemu-system-x86 and mmdebstrap"
+    return "$rc"
+}
+check "ansible-builder introspect and create" execution_environment
+
+if [ -n "${STAGE_COUNTS:-}" ]; then
+    echo "$passed $failed 0" >"$STAGE_COUNTS"
 fi
-rm -f "$REPO/tests/ee/requirements.yml"
-exit $status
+[ "$failed" -eq 0 ]

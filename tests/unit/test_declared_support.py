@@ -1,4 +1,5 @@
 """What the collection claims to support is exactly what the matrix tests."""
+
 import re
 from pathlib import Path
 

@@ -1,6 +1,11 @@
 """Connection options -> openstack.connect() arguments, and secret masking."""
+
+import re
+
 import pytest
 
+from ansible_collections.osimages.glance.plugins.module_utils import _connection
+from ansible_collections.osimages.glance.plugins.module_utils._connection import MINIMUM_SDK_VERSION
 from ansible_collections.osimages.glance.plugins.module_utils._connection import check_sdk
 from ansible_collections.osimages.glance.plugins.module_utils._connection import connect_kwargs
 from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
@@ -36,8 +41,11 @@ def test_cloud_of_another_type_is_refused():
 
 
 def test_secret_values_of_a_cloud_dict():
-    cloud = {"auth": {"username": "u", "password": "p1", "application_credential_secret": "s1", "token": "t1"},
-             "key": "/path", "region_name": "r"}
+    cloud = {
+        "auth": {"username": "u", "password": "p1", "application_credential_secret": "s1", "token": "t1"},
+        "key": "/path",
+        "region_name": "r",
+    }
     assert secret_values(cloud) == {"p1", "s1", "t1", "/path"}
     assert secret_values("name") == set()
 
@@ -49,4 +57,22 @@ def test_auth_and_client_key_are_no_log():
 
 
 def test_sdk_version_is_reported():
-    assert check_sdk()
+    from openstack import version
+
+    assert check_sdk() == version.__version__
+
+
+def test_an_sdk_older_than_the_minimum_is_refused(monkeypatch):
+    from openstack import version
+
+    monkeypatch.setattr(version, "__version__", "0.62.0")
+    with pytest.raises(
+        GlanceError, match=r"needs openstacksdk >= %s, but 0\.62\.0 is installed" % re.escape(MINIMUM_SDK_VERSION)
+    ):
+        check_sdk()
+
+
+def test_a_missing_sdk_is_reported_as_a_missing_library(monkeypatch):
+    monkeypatch.setattr(_connection, "openstack", None)
+    with pytest.raises(GlanceError, match="openstacksdk"):
+        check_sdk()

@@ -1,18 +1,24 @@
 """Pure parts of _diskimage: qemu-img argv, manifests, min_disk, boot argv, format checks."""
+
+import os
+
 import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 
-@pytest.mark.parametrize("dest_format,compression,expected_tail", [
-    ("qcow2", "zstd", ["-O", "qcow2", "-c", "-o", "compression_type=zstd"]),
-    ("qcow2", "zlib", ["-O", "qcow2", "-c"]),
-    ("qcow2", "none", ["-O", "qcow2"]),
-    ("vhd", "none", ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"]),
-    ("vhdx", "none", ["-O", "vhdx"]),
-    ("raw", "none", ["-O", "raw"]),
-])
+@pytest.mark.parametrize(
+    "dest_format,compression,expected_tail",
+    [
+        ("qcow2", "zstd", ["-O", "qcow2", "-c", "-o", "compression_type=zstd"]),
+        ("qcow2", "zlib", ["-O", "qcow2", "-c"]),
+        ("qcow2", "none", ["-O", "qcow2"]),
+        ("vhd", "none", ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"]),
+        ("vhdx", "none", ["-O", "vhdx"]),
+        ("raw", "none", ["-O", "raw"]),
+    ],
+)
 def test_convert_command(dest_format, compression, expected_tail):
     argv = diskimage.convert_command("in", "raw", "out", dest_format, compression)
     assert argv[:5] == ["qemu-img", "convert", "-q", "-f", "raw"]
@@ -48,14 +54,17 @@ def test_format_mismatch():
 WANTED = dict(source_sha512="a" * 128, disk_format="qcow2", compression="zstd", inputs={"x": 1}, source="s")
 
 
-@pytest.mark.parametrize("recorded,artifact_sha512,current", [
-    (dict(WANTED, artifact_sha512="b"), "b", True),
-    (dict(WANTED, artifact_sha512="b"), "c", False),           # the artifact was changed on disk
-    (dict(WANTED, artifact_sha512="b"), None, False),          # the artifact is gone
-    (dict(WANTED, artifact_sha512="b", inputs={"x": 2}), "b", False),  # an input changed
-    (dict(WANTED, artifact_sha512="b", compression="zlib"), "b", False),
-    (None, "b", False),
-])
+@pytest.mark.parametrize(
+    "recorded,artifact_sha512,current",
+    [
+        (dict(WANTED, artifact_sha512="b"), "b", True),
+        (dict(WANTED, artifact_sha512="b"), "c", False),  # the artifact was changed on disk
+        (dict(WANTED, artifact_sha512="b"), None, False),  # the artifact is gone
+        (dict(WANTED, artifact_sha512="b", inputs={"x": 2}), "b", False),  # an input changed
+        (dict(WANTED, artifact_sha512="b", compression="zlib"), "b", False),
+        (None, "b", False),
+    ],
+)
 def test_manifest_is_current(recorded, artifact_sha512, current):
     assert diskimage.manifest_is_current(recorded, WANTED, artifact_sha512) is current
 
@@ -67,18 +76,25 @@ def test_boot_command_never_writes_the_image():
 
 
 def test_boot_command_with_kvm_kernel_and_seed():
-    argv = diskimage.boot_command("qemu", "root.raw", "raw", "kvm", 512, kernel="vmlinuz", initrd="initrd",
-                                  append=None, seed="seed.img")
+    argv = diskimage.boot_command(
+        "qemu", "root.raw", "raw", "kvm", 512, kernel="vmlinuz", initrd="initrd", append=None, seed="seed.img"
+    )
     assert argv[argv.index("-cpu") + 1] == "host"
     assert argv[argv.index("-kernel") + 1] == "vmlinuz" and argv[argv.index("-initrd") + 1] == "initrd"
     assert argv[argv.index("-append") + 1] == "root=/dev/vda console=ttyS0"
     assert "file=seed.img,format=raw,if=virtio,readonly=on" in argv
 
 
-def test_watch_console_stops_at_the_pattern_and_kills_the_process():
-    matched, console, dummy = diskimage.watch_console(
-        ["sh", "-c", "echo booting; echo 'host login: '; sleep 30"], "login:", 20)
+def test_watch_console_stops_at_the_pattern_and_kills_the_process(tmp_path):
+    pid_file = tmp_path / "pid"
+    # The shell writes its PID and becomes the sleeping "machine" (exec keeps the PID).
+    matched, console, seconds = diskimage.watch_console(
+        ["sh", "-c", "echo $$ > %s; echo booting; echo 'host login: '; exec sleep 30" % pid_file], "login:", 20
+    )
     assert matched and "booting" in console
+    assert seconds < 10, "watch_console waited for the machine to end by itself instead of killing it"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_watch_console_reports_a_machine_that_stopped():

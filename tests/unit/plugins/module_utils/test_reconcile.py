@@ -1,8 +1,10 @@
 """The pure planning logic, as tables of (current, desired, options) -> plan."""
+
 import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ImmutableAttributeError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import MIB
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import download_decision
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import empty_plan
@@ -11,7 +13,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import MIB
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import preview
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import quota_shortfall
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
@@ -71,16 +72,19 @@ def test_normalize_uses_option_names_and_hides_server_fields():
     assert normalize(None) is None
 
 
-@pytest.mark.parametrize("option, value, expected_patch", [
-    ("name", "renamed", [("replace", "name", "renamed")]),
-    ("visibility", "public", [("replace", "visibility", "public")]),
-    ("protected", True, [("replace", "protected", True)]),
-    ("hidden", True, [("replace", "os_hidden", True)]),
-    ("min_disk", 5, [("replace", "min_disk", 5)]),
-    ("min_ram", 512, [("replace", "min_ram", 512)]),
-    ("kernel_id", "kid", [("add", "kernel_id", "kid")]),
-    ("owner", "other", [("replace", "owner", "other")]),
-])
+@pytest.mark.parametrize(
+    "option, value, expected_patch",
+    [
+        ("name", "renamed", [("replace", "name", "renamed")]),
+        ("visibility", "public", [("replace", "visibility", "public")]),
+        ("protected", True, [("replace", "protected", True)]),
+        ("hidden", True, [("replace", "os_hidden", True)]),
+        ("min_disk", 5, [("replace", "min_disk", 5)]),
+        ("min_ram", 512, [("replace", "min_ram", 512)]),
+        ("kernel_id", "kid", [("add", "kernel_id", "kid")]),
+        ("owner", "other", [("replace", "owner", "other")]),
+    ],
+)
 def test_each_mutable_attribute_different_equal_and_unset(option, value, expected_patch):
     cur = current()
     assert plan_for(cur, params={option: value})["patch"] == expected_patch
@@ -105,29 +109,35 @@ def test_create_only_attribute_can_be_set_while_queued_and_unset():
     assert not has_changes(plan_for(current(), params={"disk_format": "qcow2"}))
 
 
-@pytest.mark.parametrize("wanted, purge, add, remove", [
-    (None, True, [], []),
-    (["a", "b"], True, [], []),
-    (["b", "a", "a"], True, [], []),
-    (["a", "c"], True, ["c"], ["b"]),
-    (["a", "c"], False, ["c"], []),
-    ([], True, [], ["a", "b"]),
-    ([], False, [], []),
-])
+@pytest.mark.parametrize(
+    "wanted, purge, add, remove",
+    [
+        (None, True, [], []),
+        (["a", "b"], True, [], []),
+        (["b", "a", "a"], True, [], []),
+        (["a", "c"], True, ["c"], ["b"]),
+        (["a", "c"], False, ["c"], []),
+        ([], True, [], ["a", "b"]),
+        ([], False, [], []),
+    ],
+)
 def test_tags(wanted, purge, add, remove):
     plan = plan_for(current(), params={"tags": wanted}, purge_tags=purge)
     assert (plan["add_tags"], plan["remove_tags"]) == (add, remove)
 
 
-@pytest.mark.parametrize("wanted, purge, patch", [
-    (None, True, []),
-    ({"os_distro": "debian"}, True, []),
-    ({"os_distro": "ubuntu"}, False, [("replace", "os_distro", "ubuntu")]),
-    ({"hw_disk_bus": "scsi"}, False, [("add", "hw_disk_bus", "scsi")]),
-    ({"hw_disk_bus": "scsi"}, True, [("add", "hw_disk_bus", "scsi"), ("remove", "os_distro", None)]),
-    ({}, True, [("remove", "os_distro", None)]),
-    ({}, False, []),
-])
+@pytest.mark.parametrize(
+    "wanted, purge, patch",
+    [
+        (None, True, []),
+        ({"os_distro": "debian"}, True, []),
+        ({"os_distro": "ubuntu"}, False, [("replace", "os_distro", "ubuntu")]),
+        ({"hw_disk_bus": "scsi"}, False, [("add", "hw_disk_bus", "scsi")]),
+        ({"hw_disk_bus": "scsi"}, True, [("add", "hw_disk_bus", "scsi"), ("remove", "os_distro", None)]),
+        ({}, True, [("remove", "os_distro", None)]),
+        ({}, False, []),
+    ],
+)
 def test_properties(wanted, purge, patch):
     assert plan_for(current(), params={"properties": wanted}, purge_properties=purge)["patch"] == patch
 
@@ -138,40 +148,61 @@ def test_property_values_are_compared_as_strings():
     assert not has_changes(plan_for(cur, params={"properties": wanted}, purge_properties=False))
 
 
-@pytest.mark.parametrize("key, words", [
-    ("min_disk", "use the min_disk option"),
-    ("os_hidden", "use the hidden option"),
-    ("visibility", "use the visibility option"),
-    ("disk_format", "use the disk_format option"),
-    ("os_hash_value", "set by Glance"),
-    ("os_glance_import_task", "set by Glance"),
-    ("stores", "set by Glance"),
-])
+@pytest.mark.parametrize(
+    "key, words",
+    [
+        ("min_disk", "use the min_disk option"),
+        ("os_hidden", "use the hidden option"),
+        ("visibility", "use the visibility option"),
+        ("disk_format", "use the disk_format option"),
+        ("os_hash_value", "set by Glance"),
+        ("os_glance_import_task", "set by Glance"),
+        ("stores", "set by Glance"),
+    ],
+)
 def test_reserved_property_keys_are_rejected(key, words):
     with pytest.raises(ValidationError, match=words):
         desired(properties={key: "1"})
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"min_ram": -1}, "min_ram must be 0 or more"),
-    ({"min_disk": -5}, "min_disk must be 0 or more"),
-    ({"disk_format": "floppy"}, "disk_format must be one of"),
-    ({"visibility": "everyone"}, "visibility must be one of"),
-    ({"properties": {"x": [1]}}, "properties.x must be a string"),
-    ({"properties": {"x": None}}, "properties.x must not be null"),
-    ({"tags": ["x" * 256]}, "tags must be 1 to 255"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"min_ram": -1}, "min_ram must be 0 or more"),
+        ({"min_disk": -5}, "min_disk must be 0 or more"),
+        ({"disk_format": "floppy"}, "disk_format must be one of"),
+        ({"visibility": "everyone"}, "visibility must be one of"),
+        ({"properties": {"x": [1]}}, "properties.x must be a string"),
+        ({"properties": {"x": None}}, "properties.x must not be null"),
+        ({"tags": ["x" * 256]}, "tags must be 1 to 255"),
+    ],
+)
 def test_bad_values(params, words):
     with pytest.raises(ValidationError, match=words):
         desired_from_params(params)
 
 
 def test_create_body_and_preview():
-    want = desired(name="new", disk_format="raw", container_format="bare", hidden=True, tags=["x"],
-                   properties={"os_distro": "debian"}, visibility="shared", members=["p2"])
+    want = desired(
+        name="new",
+        disk_format="raw",
+        container_format="bare",
+        hidden=True,
+        tags=["x"],
+        properties={"os_distro": "debian"},
+        visibility="shared",
+        members=["p2"],
+    )
     plan = make_plan(None, want)
-    assert plan["create"] == {"name": "new", "disk_format": "raw", "container_format": "bare", "os_hidden": True,
-                              "visibility": "shared", "os_distro": "debian", "tags": ["x"]}
+    assert plan["create"] == {
+        "name": "new",
+        "disk_format": "raw",
+        "container_format": "bare",
+        "os_hidden": True,
+        "visibility": "shared",
+        "os_distro": "debian",
+        "tags": ["x"],
+    }
     assert plan["add_members"] == ["p2"]
     after = preview(None, plan, project_id="me")
     assert (after["id"], after["status"], after["owner"], after["hidden"]) == (None, "queued", "me", True)
@@ -179,32 +210,41 @@ def test_create_body_and_preview():
     assert after["properties"] == {"os_distro": "debian"}
 
 
-@pytest.mark.parametrize("params, kwargs, words", [
-    ({"name": "n"}, {"status": "active"}, "it has no data yet"),
-    ({"name": "n", "members": ["p"]}, {}, "visibility: shared"),
-    ({"name": "n"}, {"member_status": "accepted"}, "existing image shared with this project"),
-])
+@pytest.mark.parametrize(
+    "params, kwargs, words",
+    [
+        ({"name": "n"}, {"status": "active"}, "it has no data yet"),
+        ({"name": "n", "members": ["p"]}, {}, "visibility: shared"),
+        ({"name": "n"}, {"member_status": "accepted"}, "existing image shared with this project"),
+    ],
+)
 def test_create_refusals(params, kwargs, words):
     with pytest.raises(ValidationError, match=words):
         make_plan(None, desired(**params), **kwargs)
 
 
-@pytest.mark.parametrize("status, have, action", [
-    (None, "active", None),
-    ("active", "active", None),
-    ("deactivated", "active", "deactivate"),
-    ("deactivated", "deactivated", None),
-    ("active", "deactivated", "reactivate"),
-])
+@pytest.mark.parametrize(
+    "status, have, action",
+    [
+        (None, "active", None),
+        ("active", "active", None),
+        ("deactivated", "active", "deactivate"),
+        ("deactivated", "deactivated", None),
+        ("active", "deactivated", "reactivate"),
+    ],
+)
 def test_status(status, have, action):
     assert plan_for(current(status=have), status=status)["status_action"] == action
 
 
-@pytest.mark.parametrize("status, have, words", [
-    ("deactivated", "queued", "no data yet"),
-    ("active", "queued", "no data yet"),
-    ("deactivated", "saving", "while it is saving"),
-])
+@pytest.mark.parametrize(
+    "status, have, words",
+    [
+        ("deactivated", "queued", "no data yet"),
+        ("active", "queued", "no data yet"),
+        ("deactivated", "saving", "while it is saving"),
+    ],
+)
 def test_status_refusals(status, have, words):
     with pytest.raises(ValidationError, match=words):
         plan_for(current(status=have), status=status)
@@ -246,8 +286,9 @@ def test_delete():
 
 def test_preview_matches_plan():
     cur = current(visibility="shared")
-    want = desired(name="renamed", hidden=True, tags=["a", "z"], properties={"os_distro": "x", "new": "1"},
-                   members=["p"])
+    want = desired(
+        name="renamed", hidden=True, tags=["a", "z"], properties={"os_distro": "x", "new": "1"}, members=["p"]
+    )
     plan = make_plan(cur, want, status="deactivated")
     after = preview(cur, plan)
     assert (after["name"], after["hidden"], after["status"]) == ("renamed", True, "deactivated")
@@ -269,23 +310,30 @@ def test_diff_shows_only_managed_fields():
 
 # -- image data decisions ------------------------------------------------------
 
-@pytest.mark.parametrize("changes, digest, expected", [
-    ({"status": "queued"}, None, "upload"),
-    ({"status": "active"}, "def", "unchanged"),
-    ({"status": "active"}, None, "unchanged"),
-    ({"status": "deactivated"}, "def", "unchanged"),
-])
+
+@pytest.mark.parametrize(
+    "changes, digest, expected",
+    [
+        ({"status": "queued"}, None, "upload"),
+        ({"status": "active"}, "def", "unchanged"),
+        ({"status": "active"}, None, "unchanged"),
+        ({"status": "deactivated"}, "def", "unchanged"),
+    ],
+)
 def test_upload_decision(changes, digest, expected):
     assert upload_decision(current(**changes), digest) == expected
 
 
-@pytest.mark.parametrize("changes, digest, words", [
-    ({"status": "active"}, "other", "image data is immutable; publish a new image"),
-    ({"status": "queued", "disk_format": None}, None, "has no disk_format"),
-    ({"status": "queued", "disk_format": None, "container_format": None}, None, "disk_format or container_format"),
-    ({"status": "killed"}, None, "is killed"),
-    ({"status": "saving"}, None, "while it is saving"),
-])
+@pytest.mark.parametrize(
+    "changes, digest, words",
+    [
+        ({"status": "active"}, "other", "image data is immutable; publish a new image"),
+        ({"status": "queued", "disk_format": None}, None, "has no disk_format"),
+        ({"status": "queued", "disk_format": None, "container_format": None}, None, "disk_format or container_format"),
+        ({"status": "killed"}, None, "is killed"),
+        ({"status": "saving"}, None, "while it is saving"),
+    ],
+)
 def test_upload_refusals(changes, digest, words):
     with pytest.raises(ValidationError, match=words):
         upload_decision(current(**changes), digest)
@@ -296,11 +344,14 @@ def test_missing_stores():
     assert missing_stores(current(), ["fast"]) == []
 
 
-@pytest.mark.parametrize("changes, digest, expected", [
-    ({}, None, "download"),
-    ({}, "def", "unchanged"),
-    ({}, "corrupt", "download"),
-])
+@pytest.mark.parametrize(
+    "changes, digest, expected",
+    [
+        ({}, None, "download"),
+        ({}, "def", "unchanged"),
+        ({}, "corrupt", "download"),
+    ],
+)
 def test_download_decision(changes, digest, expected):
     assert download_decision(current(**changes), digest) == expected
 
@@ -311,18 +362,33 @@ def test_download_refusals(status, words):
         download_decision(current(status=status))
 
 
-@pytest.mark.parametrize("usage, size, staged, words", [
-    ({}, 10 * MIB, False, None),  # the cloud does not enforce unified limits
-    ({"image_size_total": {"limit": -1, "usage": 500}}, 10 * MIB, False, None),
-    ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB, False, None),
-    ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB + 1, False,
-     "image storage quota is 100 MiB with 90 MiB in use, so 11 MiB more do not fit"),
-    ({"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}}, 6 * MIB, False,
-     None),
-    ({"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}}, 6 * MIB, True,
-     "staging quota is 5 MiB"),
-    ({"image_size_total": {"limit": 1, "usage": 0}}, None, False, None),  # size unknown (decompressed on the fly)
-])
+@pytest.mark.parametrize(
+    "usage, size, staged, words",
+    [
+        ({}, 10 * MIB, False, None),  # the cloud does not enforce unified limits
+        ({"image_size_total": {"limit": -1, "usage": 500}}, 10 * MIB, False, None),
+        ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB, False, None),
+        (
+            {"image_size_total": {"limit": 100, "usage": 90}},
+            10 * MIB + 1,
+            False,
+            "image storage quota is 100 MiB with 90 MiB in use, so 11 MiB more do not fit",
+        ),
+        (
+            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
+            6 * MIB,
+            False,
+            None,
+        ),
+        (
+            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
+            6 * MIB,
+            True,
+            "staging quota is 5 MiB",
+        ),
+        ({"image_size_total": {"limit": 1, "usage": 0}}, None, False, None),  # size unknown (decompressed on the fly)
+    ],
+)
 def test_quota_shortfall(usage, size, staged, words):
     problem = quota_shortfall(usage, size, staged)
     assert (problem is None) if words is None else (words in problem)

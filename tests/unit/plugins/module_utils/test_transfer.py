@@ -1,4 +1,5 @@
 """Streaming, hashing and checksum logic, with local files only."""
+
 import bz2
 import gzip
 import hashlib
@@ -26,22 +27,28 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(_transfer, "CHUNK_SIZE", 256 * 1024)
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, None),
-    ("sha256:" + "a" * 64, ("sha256", "a" * 64)),
-    ("SHA512:" + "B" * 128, ("sha512", "b" * 128)),
-    ("md5: " + "c" * 32, ("md5", "c" * 32)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        ("sha256:" + "a" * 64, ("sha256", "a" * 64)),
+        ("SHA512:" + "B" * 128, ("sha512", "b" * 128)),
+        ("md5: " + "c" * 32, ("md5", "c" * 32)),
+    ],
+)
 def test_parse_checksum(value, expected):
     assert parse_checksum(value) == expected
 
 
-@pytest.mark.parametrize("value, words", [
-    ("a" * 64, "ALGO:HEX"),
-    ("sha1:" + "a" * 40, "ALGO:HEX"),
-    ("sha256:abc", "64 hexadecimal digits"),
-    ("md5:" + "z" * 32, "32 hexadecimal digits"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("a" * 64, "ALGO:HEX"),
+        ("sha1:" + "a" * 40, "ALGO:HEX"),
+        ("sha256:abc", "64 hexadecimal digits"),
+        ("md5:" + "z" * 32, "32 hexadecimal digits"),
+    ],
+)
 def test_bad_checksums(value, words):
     with pytest.raises(ValidationError, match=words):
         parse_checksum(value)

@@ -1,13 +1,15 @@
 """glance_image end to end through main(), with a fake Glance behind the connect hook."""
+
 import json
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
 from ansible_collections.osimages.glance.plugins.modules import glance_image
@@ -35,16 +37,28 @@ class FakeImageProxy:
     def request(self, url, method, params=None, json=None, **kwargs):
         self.calls.append((method, url))
         if method == "GET" and url == "/images":
-            found = [image for image in self.images.values() if image["name"] == params["name"]
-                     and str(image["os_hidden"]).lower() == params["os_hidden"]]
+            found = [
+                image
+                for image in self.images.values()
+                if image["name"] == params["name"] and str(image["os_hidden"]).lower() == params["os_hidden"]
+            ]
             return self._response(200, {"images": found})
         if method == "POST" and url == "/images":
             if json.get("name") == "explode":
                 return self._response(500, {"message": "boom"})
             if json.get("id") in self.deleted_ids or json.get("id") in self.images:
                 return self._response(409, {"message": "Image with identifier %s already exists!" % json["id"]})
-            image = {"id": "i%d" % len(self.images), "status": "queued", "visibility": "shared", "owner": PROJECT,
-                     "protected": False, "os_hidden": False, "tags": [], "min_disk": 0, "min_ram": 0}
+            image = {
+                "id": "i%d" % len(self.images),
+                "status": "queued",
+                "visibility": "shared",
+                "owner": PROJECT,
+                "protected": False,
+                "os_hidden": False,
+                "tags": [],
+                "min_disk": 0,
+                "min_ram": 0,
+            }
             image.update(json)
             self.images[image["id"]] = image
             if image["id"] in self.racing_ids:
@@ -57,8 +71,9 @@ class FakeImageProxy:
         if method == "GET" and len(parts) == 3:
             return self._response(200, image)
         if method == "GET" and parts[3:] == ["members"]:
-            return self._response(200, {"members": [{"member_id": m, "status": "pending"}
-                                                    for m in image.setdefault("_members", [])]})
+            return self._response(
+                200, {"members": [{"member_id": m, "status": "pending"} for m in image.setdefault("_members", [])]}
+            )
         if method == "PATCH":
             for operation in json:
                 key = operation["path"].lstrip("/")
@@ -104,8 +119,9 @@ def run_main(args, conn, monkeypatch, capsys):
     args = dict(args, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    monkeypatch.setattr(glance_image.GlanceImageModule, "__init__",
-                        _init_with_fake(glance_image.GlanceImageModule.__init__, conn))
+    monkeypatch.setattr(
+        glance_image.GlanceImageModule, "__init__", _init_with_fake(glance_image.GlanceImageModule.__init__, conn)
+    )
     with pytest.raises(SystemExit):
         glance_image.main()
     return json.loads(capsys.readouterr().out)
@@ -114,6 +130,7 @@ def run_main(args, conn, monkeypatch, capsys):
 def _init_with_fake(original, conn):
     def init(self, connect=None):
         original(self, connect=lambda params: conn)
+
     return init
 
 
@@ -207,9 +224,12 @@ OPTION_VALUES = {
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(args=st.dictionaries(st.sampled_from(sorted(OPTION_VALUES)), st.none(), max_size=6).flatmap(
-    lambda keys: st.fixed_dictionaries({key: OPTION_VALUES[key] for key in keys})),
-    check_mode=st.booleans())
+@given(
+    args=st.dictionaries(st.sampled_from(sorted(OPTION_VALUES)), st.none(), max_size=6).flatmap(
+        lambda keys: st.fixed_dictionaries({key: OPTION_VALUES[key] for key in keys})
+    ),
+    check_mode=st.booleans(),
+)
 def test_random_arguments_never_crash(monkeypatch, capsys, args, check_mode):
     result = run_main(dict(args, _ansible_check_mode=check_mode), FakeConnection(), monkeypatch, capsys)
     if result.get("failed"):

@@ -8,6 +8,7 @@ Shared images carry a "members" key: the member project IDs and their status.
 
 Uses plain openstacksdk, never the collection's modules.
 """
+
 import json
 import sys
 
