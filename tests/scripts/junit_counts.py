@@ -4,7 +4,7 @@ A file that is missing or unreadable counts as one failure: a stage that wrote n
 """
 
 import sys
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 
 def counts(path):
