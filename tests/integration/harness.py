@@ -270,7 +270,8 @@ class ExtraCloud:
     """
 
     def __init__(self, state, **settings):
-        self.env = dict(os.environ, **settings)
+        # sqlite unless the settings say otherwise: the test cloud's LOCALCLOUD_DB must not leak into its state.
+        self.env = dict(os.environ, LOCALCLOUD_DB="sqlite", **settings)
         self.env.pop("LOCALCLOUD_DIR", None)
         if state:
             cache = Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))
