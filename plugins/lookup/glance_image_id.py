@@ -101,20 +101,6 @@ class LookupModule(LookupBase):
         try:
             base_query = image_query(self.get_option("filters"))
             api = ImageApi(open_connection(params))
-            return [self._one_id(api, base_query, name) for name in terms]
+            return [api.find_one(name, base_query, by_id=False)["id"] for name in terms]
         except GlanceError as exc:
             raise AnsibleLookupError(exc.msg)
-
-    @staticmethod
-    def _one_id(api, base_query, name):
-        query = dict(base_query, name=name)
-        # Two are enough to know the name is ambiguous; a few more make the message useful.
-        found = sorted(image["id"] for image in api.iter_images(query, limit=10))
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            raise GlanceError("no image named %r matches %s" % (name, base_query or "(no filters)"))
-        raise GlanceError(
-            "%s images named %r match; give filters that leave one: %s"
-            % ("10 or more" if len(found) == 10 else len(found), name, ", ".join(found))
-        )

@@ -32,6 +32,10 @@ class NotFound(GlanceError):
     """Glance answered 404."""
 
 
+class AmbiguousName(GlanceError):
+    """Several images carry the name that was meant to name one."""
+
+
 class Forbidden(GlanceError):
     """Glance (or its policy) answered 403."""
 

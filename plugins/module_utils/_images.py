@@ -24,6 +24,10 @@ import uuid
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import deactivated_refusal
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import latest_task
+from ansible_collections.osimages.glance.plugins.module_utils._errors import AmbiguousName
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
@@ -71,6 +75,8 @@ LIST_FILTERS = {
 }
 # filters.hidden value that lists hidden and visible images together (Glance itself lists one kind per query).
 HIDDEN_ANY = "any"
+# How many images find_one lists for an ambiguous name.
+AMBIGUITY_LIMIT = 10
 
 
 def image_query(filters, sort=None):
@@ -112,6 +118,19 @@ def image_query(filters, sort=None):
     if sort:
         query["sort"] = sort
     return query
+
+
+def owned_by(owner, name=None):
+    """The query for ``owner``'s images (hidden ones included), optionally only those called ``name``."""
+    query = {"owner": owner, "visibility": "all", "os_hidden": HIDDEN_ANY}
+    if name is not None:
+        query["name"] = name
+    return query
+
+
+def glance_now():
+    """Now, in the form of Glance's task timestamps (UTC, ISO 8601), a second early for clock rounding."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
 
 
 def _describe(image):
@@ -240,7 +259,36 @@ class ImageApi(object):
 
     def find_by_name(self, name, owner):
         """All images of ``owner`` called ``name``, hidden ones included."""
-        return list(self.iter_images({"name": name, "owner": owner, "visibility": "all", "os_hidden": HIDDEN_ANY}))
+        return list(self.iter_images(owned_by(owner, name)))
+
+    def find_one(self, ref, query=None, by_id=True, missing_ok=False):
+        """The one image that ``ref`` names among those ``query`` selects (see image_query); every module and the
+        lookup find images through here.
+
+        ``ref`` is an ID (when ``by_id`` and it looks like one) or a name. Raises NotFound, or returns None with
+        ``missing_ok``; raises AmbiguousName, listing the IDs, when several images carry the name.
+        """
+        if by_id and looks_like_uuid(ref):
+            raw = self.get(ref)
+            if raw is not None:
+                return raw
+        query = dict(query or {}, name=ref)
+        # Two are enough to know the name is ambiguous; a few more make the message useful.
+        found = list(self.iter_images(query, limit=AMBIGUITY_LIMIT))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            if missing_ok:
+                return None
+            where = ", ".join("%s=%s" % item for item in sorted(query.items()) if item[0] != "name")
+            raise NotFound("no image named %r matches %s" % (ref, where or "(no filters)"))
+        ids = sorted(image["id"] for image in found)
+        raise AmbiguousName(
+            "%s images are named %r: %s. Glance does not keep names unique; give the ID of the one to use, or "
+            "filters that leave one"
+            % ("%d or more" % len(ids) if len(ids) == AMBIGUITY_LIMIT else len(ids), ref, ", ".join(ids)),
+            image_ids=ids,
+        )
 
     def members(self, image_id):
         """The members of a shared image, or None when this project may not list them (a consumer)."""
@@ -398,12 +446,19 @@ class ImageApi(object):
             request["all_stores"] = all_stores
         if all_stores_must_succeed is not None:
             request["all_stores_must_succeed"] = all_stores_must_succeed
-        self.request(
-            "start the %s import of %s" % (method, _describe(image)),
-            "POST",
-            "/images/%s/import" % image["id"],
-            json=request,
-        )
+        retries_before = len(self.retries)
+        try:
+            self.request(
+                "start the %s import of %s" % (method, _describe(image)),
+                "POST",
+                "/images/%s/import" % image["id"],
+                json=request,
+                retry=True,
+            )
+        except Conflict:
+            # After a retry, 409 means the attempt whose answer was lost started the import.
+            if len(self.retries) == retries_before:
+                raise
 
     def import_tasks(self, image):
         """Glance's import tasks for the image (GET /v2/images/{id}/tasks, API 2.12+); [] where unsupported."""
@@ -415,11 +470,33 @@ class ImageApi(object):
             return []
         return body.get("tasks", [])
 
-    def open_download(self, image):
-        """The streaming response for the image's data; the caller iterates and closes it."""
-        return self.request(
-            "download " + _describe(image), "GET", "/images/%s/file" % image["id"], stream=True, retry=True
-        )
+    def open_download(self, image, offset=0):
+        """The streaming response for the image's data from byte ``offset`` on; the caller iterates and closes it.
+
+        A non-admin asking for a deactivated image's data gets Glance's 403 as _data_plan.deactivated_refusal.
+        """
+        headers = {"Range": "bytes=%d-" % offset} if offset else None
+        try:
+            return self.request(
+                "download " + _describe(image),
+                "GET",
+                "/images/%s/file" % image["id"],
+                stream=True,
+                retry=True,
+                headers=headers,
+            )
+        except Forbidden:
+            if image.get("status") == "deactivated":
+                raise deactivated_refusal(image)
+            raise
+
+    def is_admin(self):
+        """Whether Glance's default policy treats this user as an admin (the token holds the admin role)."""
+        try:
+            access = self.conn.session.auth.get_access(self.conn.session)
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("Failed to authenticate: %s" % exc)
+        return "admin" in (getattr(access, "role_names", None) or [])
 
     def wait(self, image, until, timeout, what):
         """Poll the image until ``until(raw)`` returns True; return the raw image.
@@ -441,6 +518,20 @@ class ImageApi(object):
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 5)
+
+    def wait_for_import(self, image, since, stores, timeout, what):
+        """Wait until the upload or import of ``image`` that started at ``since`` (glance_now()) has reached
+        ``stores``; return the raw image. Fails early when Glance reports the import failed."""
+
+        def finished(raw):
+            unsettled = raw["status"] != "active" or raw.get("os_glance_failed_import")
+            return import_outcome(raw, self.import_tasks(raw) if unsettled else [], since, stores)
+
+        return self.wait(image, finished, timeout, what)
+
+    def last_import_task(self, image):
+        """Glance's newest import task of ``image``, or None."""
+        return latest_task(self.import_tasks(image))
 
     # -- name resolution ----------------------------------------------------
 
@@ -464,24 +555,9 @@ class ImageApi(object):
         return project.id
 
     def resolve_image_id(self, name_or_id, owner):
-        """An image ID from a name or ID (for kernel_id and ramdisk_id)."""
-        image = self.get(name_or_id) if looks_like_uuid(name_or_id) else None
-        if image is not None:
-            return image["id"]
-        matches = self.find_by_name(name_or_id, owner)
-        if not matches:
-            matches = list(self.iter_images({"name": name_or_id}))
-        if len(matches) != 1:
-            raise GlanceError(
-                "Failed to resolve image %r: %s"
-                % (
-                    name_or_id,
-                    "no such image"
-                    if not matches
-                    else "several images match: %s" % ", ".join(sorted(m["id"] for m in matches)),
-                )
-            )
-        return matches[0]["id"]
+        """An image ID from a name or ID (for kernel_id and ramdisk_id): the owner's image first, else any visible."""
+        image = self.find_one(name_or_id, owned_by(owner), missing_ok=True) or self.find_one(name_or_id)
+        return image["id"]
 
 
 def _request_body(body):

@@ -14,8 +14,10 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
+from ansible_collections.osimages.glance.plugins.module_utils._connection import mask_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._connection import open_connection
 from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
+from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
@@ -46,8 +48,10 @@ class GlanceModule(object):
         kwargs.update(self.module_kwargs)
         self.ansible = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.ansible.params
-        # A `cloud` dict may carry a password; mask it like the no_log `auth` option.
-        self.ansible.no_log_values.update(secret_values(self.params.get("cloud")))
+        # A `cloud` dict may carry a password, and a `url` a password or a signature: they are masked in every
+        # message, warning and result (text Glance sends back included), and in the logged invocation.
+        self.secrets = secret_values(self.params.get("cloud")) | url_secrets(self.params.get("url"))
+        self.ansible.no_log_values.update(self.secrets)
         self.check_mode = self.ansible.check_mode
         self._connect = connect or open_connection
         self._api = None
@@ -68,7 +72,7 @@ class GlanceModule(object):
         """Retries are bounded and never silent: each one becomes a warning."""
         if self._api is not None:
             for retry in self._api.retries:
-                self.ansible.warn(retry)
+                self.ansible.warn(mask_secrets(retry, self.secrets))
 
     def __call__(self):
         try:
@@ -77,12 +81,18 @@ class GlanceModule(object):
             self._report_retries()
             details = dict(exc.details)
             details.setdefault("exception", traceback.format_exc())
-            self.ansible.fail_json(msg=exc.msg, **details)
+            self.ansible.fail_json(**mask_secrets(dict(details, msg=exc.msg), self.secrets))
         except Exception as exc:  # a bug of ours: still one readable line, with the traceback attached
             self._report_retries()
             self.ansible.fail_json(
-                msg="osimages.glance.%s failed unexpectedly: %s: %s" % (self.module_name, type(exc).__name__, exc),
-                exception=traceback.format_exc(),
+                **mask_secrets(
+                    dict(
+                        msg="osimages.glance.%s failed unexpectedly: %s: %s"
+                        % (self.module_name, type(exc).__name__, exc),
+                        exception=traceback.format_exc(),
+                    ),
+                    self.secrets,
+                )
             )
         self._report_retries()
-        self.ansible.exit_json(**result)
+        self.ansible.exit_json(**mask_secrets(result, self.secrets))

@@ -16,8 +16,6 @@ __metaclass__ = type
 
 import copy
 
-MIB = 1024 * 1024
-
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ImmutableAttributeError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
@@ -410,78 +408,3 @@ def make_diff(before, after, desired, status=None, purge_properties=True):
         "before": managed_view(before, desired, status, purge_properties),
         "after": managed_view(after, desired, status, purge_properties),
     }
-
-
-# -- image data ---------------------------------------------------------------
-
-# Glance statuses in which an upload or import is still running.
-BUSY_STATUSES = ("saving", "importing", "uploading")
-
-
-def upload_decision(image, local_digest=None):
-    """What an upload of a local file into ``image`` (normalised) must do: "upload" or "unchanged".
-
-    ``local_digest`` is the file's hash with the image's ``hash_algo``, known once the file was read.
-    Raises ValidationError when the image cannot take the data.
-    """
-    status = image["status"]
-    label = "image %s (%s)" % (image["name"], image["id"])
-    if status == "queued":
-        missing = [option for option in CREATE_ONLY if not image[option]]
-        if missing:
-            raise ValidationError(
-                "%s has no %s; set it with osimages.glance.glance_image before uploading data"
-                % (label, " or ".join(missing))
-            )
-        return "upload"
-    if status in ("active", "deactivated"):
-        if local_digest is None or local_digest == image["hash_value"]:
-            return "unchanged"
-        raise ValidationError(
-            "image data is immutable; publish a new image: %s already holds different data (%s %s, the file "
-            "hashes to %s)" % (label, image["hash_algo"], image["hash_value"], local_digest)
-        )
-    if status == "killed":
-        raise ValidationError("%s is killed: an earlier upload failed; delete it and create it again" % label)
-    raise ValidationError("%s cannot take data while it is %s" % (label, status))
-
-
-def quota_shortfall(usage, size, staged=False):
-    """Why ``size`` more bytes would not fit the project's image quota, or None when they fit or nobody knows.
-
-    ``usage`` is Glance's ``/v2/info/usage`` (Keystone unified limits: limits and usage in MiB, -1 for no
-    limit; empty when the cloud does not enforce them). A glance-direct upload also fills the staging quota.
-    """
-    if size is None:
-        return None
-    needed = -(-size // MIB)
-    for key, what in [("image_size_total", "image storage")] + ([("image_stage_total", "staging")] if staged else []):
-        quota = (usage or {}).get(key) or {}
-        limit, used = quota.get("limit"), quota.get("usage")
-        if isinstance(limit, int) and isinstance(used, int) and 0 <= limit < used + needed:
-            return "the project's %s quota is %d MiB with %d MiB in use, so %d MiB more do not fit" % (
-                what,
-                limit,
-                used,
-                needed,
-            )
-    return None
-
-
-def missing_stores(image, wanted):
-    """The stores of ``wanted`` that do not hold the image's data yet."""
-    return sorted(set(wanted) - set(image["stores"]))
-
-
-def download_decision(image, dest_digest=None):
-    """ "download" or "unchanged" for writing ``image``'s data to a local file whose hash is ``dest_digest``."""
-    label = "image %s (%s)" % (image["name"], image["id"])
-    if image["status"] == "deactivated":
-        raise ValidationError(
-            "%s is deactivated: Glance does not let its data be downloaded; reactivate it first" % label
-        )
-    if image["status"] != "active":
-        raise ValidationError("%s has no data to download (status %s)" % (label, image["status"]))
-    if dest_digest is not None and dest_digest == image["hash_value"]:
-        return "unchanged"
-    return "download"

@@ -22,6 +22,7 @@ import hashlib
 import json
 import lzma
 import os
+import tempfile
 import threading
 import time
 
@@ -30,7 +31,19 @@ try:
 except ImportError:  # Python 2, for the sanity compile test only
     import Queue as queue
 
+try:
+    from http.client import HTTPException
+except ImportError:  # Python 2, for the sanity compile test only
+    from httplib import HTTPException
+
+try:
+    from requests.exceptions import RequestException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:  # openstacksdk brings both; check_sdk() reports it missing before any transfer
+    RequestException = Urllib3Error = HTTPException
+
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 CHUNK_SIZE = 1024 * 1024
@@ -40,6 +53,8 @@ DOWNLOAD_CHUNK_SIZE = 4 * 1024 * 1024
 QUEUE_DEPTH = 4
 CHECKSUM_ALGORITHMS = ("sha256", "sha512", "md5")
 MIB = 1024.0 * 1024.0
+# What a response whose connection broke raises while it is read.
+BROKEN_READ_ERRORS = (RequestException, Urllib3Error, HTTPException, ConnectionError)
 
 
 class ChecksumMismatch(GlanceError):
@@ -152,6 +167,10 @@ class Progress(object):
             self._last_write = now
             self.write("running")
 
+    def restart(self):
+        """The transfer starts again from byte 0 (a retry): count from zero."""
+        self.done = 0
+
     def seconds(self):
         return max(time.time() - self.started, 1e-6)
 
@@ -170,9 +189,14 @@ class Progress(object):
         if self.total:
             record["percent"] = round(100.0 * self.done / self.total, 1)
         tmp = self.path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(record, handle)
-        os.rename(tmp, self.path)
+        try:
+            with open(tmp, "w") as handle:
+                json.dump(record, handle)
+            os.rename(tmp, self.path)
+        except (IOError, OSError) as exc:
+            if os.path.isfile(tmp):
+                os.unlink(tmp)
+            raise ValidationError("cannot write progress_file %s: %s" % (self.path, exc.strerror or exc))
 
 
 _DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -295,3 +319,102 @@ class UploadBody(object):
                     "checksum mismatch for %s: expected %s:%s, the bytes hash to %s:%s; the upload was stopped "
                     "before its last byte, so the image keeps no data" % (self.label, algo, wanted, algo, actual)
                 )
+
+
+def download_to(dest, open_response, algo, expected, progress, retries, retry_log, label):
+    """Stream a download into a temporary file beside ``dest``, hashing it in the same pass; check the hash
+    against ``expected``, fsync, then rename the file over dest. dest is never partial, and the temporary file
+    never stays behind. Returns the digest.
+
+    ``open_response(offset)`` returns the streaming response from byte ``offset`` on (an HTTP Range request).
+    A read that breaks resumes from the last byte written, up to ``retries`` times, each noted in ``retry_log``;
+    the hash goes on across the resume, so every byte is still read once. A server that answers a range with the
+    whole data again (200, not 206) gets it written from the start.
+    """
+    folder = os.path.dirname(os.path.abspath(dest))
+    try:
+        handle, tmp = tempfile.mkstemp(dir=folder, prefix=".%s." % os.path.basename(dest), suffix=".part")
+    except (IOError, OSError) as exc:
+        raise ValidationError("cannot write dest %s: %s" % (dest, exc.strerror or exc))
+    hasher = BackgroundHasher([algo])
+    try:
+        with os.fdopen(handle, "wb") as out:
+            syncer = WriteBehind(out.fileno())
+            try:
+                written, attempt = 0, 0
+                while True:
+                    response = open_response(written)
+                    try:
+                        if written and response.status_code != 206:
+                            hasher.digests()
+                            hasher, written = BackgroundHasher([algo]), 0
+                            out.seek(0)
+                            out.truncate()
+                            progress.restart()
+                        broke = _copy_response(response, out, hasher, syncer, progress)
+                    finally:
+                        response.close()
+                    written = out.tell()
+                    if broke is None:
+                        break
+                    if attempt >= retries:
+                        raise TransientError(
+                            "Failed to download %s: the connection broke after %d bytes: %s" % (label, written, broke)
+                        )
+                    attempt += 1
+                    retry_log.append(
+                        "the download of %s broke after %d bytes (%s); resuming from there (retry %d of %d)"
+                        % (label, written, broke, attempt, retries)
+                    )
+            except BaseException:
+                syncer.finish(sync=False)
+                raise
+            syncer.finish()
+        digest = hasher.digests()[algo]
+        if digest != expected:
+            raise ChecksumMismatch(
+                "download of %s does not match Glance's hash: got %s %s, Glance has %s; %s was left as it was"
+                % (label, algo, digest, expected, dest)
+            )
+        if os.path.exists(dest):
+            # Keep the permissions of the file being replaced, as Ansible's file modules do.
+            os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
+        os.rename(tmp, dest)
+        return digest
+    except GlanceError as exc:
+        _remove(tmp)
+        if "was left as it was" in exc.msg:
+            raise
+        raise type(exc)("%s; %s was left as it was" % (exc.msg, dest), **exc.details)
+    except (IOError, OSError) as exc:
+        _remove(tmp)
+        raise GlanceError(
+            "Failed to download %s to %s: %s; %s was left as it was" % (label, dest, exc.strerror or exc, dest)
+        )
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        hasher.digests()
+
+
+def _copy_response(response, out, hasher, syncer, progress):
+    """Write the response's body to ``out``; None when it ended, the error when the connection broke."""
+    chunks = response.iter_content(chunk_size=DOWNLOAD_CHUNK_SIZE)
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return None
+        except BROKEN_READ_ERRORS as exc:
+            return exc
+        hasher.feed(chunk)
+        out.write(chunk)
+        out.flush()  # hand the bytes to the kernel, so that WriteBehind can sync them
+        syncer.wrote(len(chunk))
+        progress.add(len(chunk))
+
+
+def _remove(path):
+    if os.path.exists(path):
+        os.unlink(path)

@@ -343,6 +343,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import IdT
 from ansible_collections.osimages.glance.plugins.module_utils._images import DERIVED_ID_ATTEMPTS
 from ansible_collections.osimages.glance.plugins.module_utils._images import apply_plan
 from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
+from ansible_collections.osimages.glance.plugins.module_utils._images import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
@@ -480,13 +481,7 @@ class GlanceImageModule(GlanceModule):
         params = self.params
         if image_id:
             return self.api.get(image_id)
-        matches = self.api.find_by_name(params["name"], self._scope_owner(desired))
-        if len(matches) > 1:
-            raise GlanceError(
-                "%d images are named %r: %s. Glance does not keep names unique; give the id of the one to manage"
-                % (len(matches), params["name"], ", ".join(sorted(image["id"] for image in matches)))
-            )
-        return matches[0] if matches else None
+        return self.api.find_one(params["name"], owned_by(self._scope_owner(desired)), by_id=False, missing_ok=True)
 
     def _current(self, raw):
         """The normalised image, with its members when it is shared."""

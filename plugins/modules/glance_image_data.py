@@ -16,6 +16,15 @@ description:
     downloads them to a local file.
   - Files are streamed and read exactly once; the hash is computed in the same pass and checked against the hash
     Glance computes itself (C(os_hash_value)), so nothing is read twice and memory does not grow with image size.
+  - An image whose data an earlier run staged but never imported (C(uploading), for example after the import
+    call failed) gets that data imported, and then checked against O(src) as usual; the task never sits out
+    O(timeout) for an import that nobody started. An image stuck C(importing) after its import failed fails at
+    once, saying so (since 0.2.0).
+  - A deactivated image's data is downloaded for admins, as Glance allows; other users get Glance's refusal
+    (HTTP 403) as a failure that says the image is deactivated. Check mode predicts both (since 0.2.0).
+  - The password in O(url) and the signature of a pre-signed O(url) (C(temp_url_sig), C(X-Amz-Signature),
+    C(X-Amz-Credential), C(sig), C(signature)) are masked in every message, warning and result, text that Glance
+    sends back included (since 0.2.0).
   - Image data is immutable in Glance. Uploading the same bytes again changes nothing; uploading different bytes
     into an active image fails, because the right thing is to publish a new image.
   - Limits are checked before any byte is sent where Glance tells them. On a cloud that enforces Keystone unified
@@ -95,6 +104,16 @@ options:
         multi-GiB images.
     type: int
     default: 3600
+  retries:
+    description:
+      - How many times an upload that a transient fault cut short (a reset or broken connection, HTTP 502, 503 or
+        504) starts again from byte 0, once Glance has discarded the partial data and the image is C(queued)
+        again; and how many times a download that broke resumes from the last byte written (an HTTP C(Range)
+        request). Each retry is a warning, and RV(retries) counts them.
+      - V(0) fails on the first fault, saying what the cut-short transfer left behind.
+    type: int
+    default: 3
+    version_added: 0.2.0
   progress_file:
     description:
       - A file that receives a JSON progress record (bytes, total, percent, throughput) about once a second
@@ -201,6 +220,13 @@ method:
   returned: success
   type: str
   sample: direct
+retries:
+  description:
+    - How many calls and transfers were retried after transient faults; each retry was also a warning.
+  returned: success
+  type: int
+  sample: 0
+  version_added: 0.2.0
 src:
   description: The uploaded file.
   returned: when O(src) was given
@@ -214,9 +240,20 @@ dest:
 """
 
 import os
-import tempfile
 import time
 
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import BUSY_STATUSES
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import COPY
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import DOWNLOAD
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import IMPORT_STAGED
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import NOTHING
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import STAGE_AND_IMPORT
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import UPLOAD
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import WAIT
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import WEB_IMPORT
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import needs_local_digest
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import plan_data
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import quota_shortfall
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import INSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UNINSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UnsafeImageError
@@ -230,21 +267,15 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Tra
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
 from ansible_collections.osimages.glance.plugins.module_utils._images import HIDDEN_ANY
-from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
+from ansible_collections.osimages.glance.plugins.module_utils._images import glance_now
+from ansible_collections.osimages.glance.plugins.module_utils._images import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import BUSY_STATUSES
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import download_decision
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import quota_shortfall
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import DOWNLOAD_CHUNK_SIZE
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import BackgroundHasher
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import UploadBody
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import WriteBehind
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import check_source
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
@@ -253,6 +284,8 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import p
 DEFAULT_HASH_ALGO = "sha512"
 # Seconds to wait for Glance to reset an image whose upload connection broke (it does so a moment later).
 CUT_UPLOAD_SETTLE_SECONDS = 15
+# Seconds between the attempts of a cut-short upload: Glance winds up the cut attempt meanwhile.
+RETRY_PAUSE_SECONDS = 1
 
 
 class GlanceImageDataModule(GlanceModule):
@@ -271,6 +304,7 @@ class GlanceImageDataModule(GlanceModule):
         decompress=dict(type="bool", default=False),
         progress_file=dict(type="path"),
         skip_format_check=dict(type="bool", default=False),
+        retries=dict(type="int", default=3),
     )
     module_kwargs = dict(
         add_file_common_args=True,
@@ -283,27 +317,31 @@ class GlanceImageDataModule(GlanceModule):
     )
 
     def run(self):
-        params = self.params
+        """find -> plan -> (check mode stops here) -> execute -> result."""
         method = self._method()
-        expected = parse_checksum(params["checksum"])
-        if params["src"]:
-            check_source(params["src"])
-        if method == "direct" and params["stores"] and len(params["stores"]) > 1:
-            raise ValidationError("method direct writes to one store; use glance-direct to import into several")
-        if method == "direct" and params["all_stores"]:
-            raise ValidationError("all_stores needs an import method (glance-direct, web-download or copy-image)")
-        if params["dest"]:
-            self._check_dest()
-        if method == "web-download" and expected and expected[0] not in ("sha512", "md5"):
-            raise ValidationError("with url, checksum can only be checked as sha512 or md5, the hashes Glance computes")
-
-        raw = self._find(upload=not params["dest"])
-        if params["dest"]:
-            return self._download(raw)
-        self._check_method_and_stores(method)
-        if method == "copy-image":
-            return self._copy(raw)
-        return self._upload(raw, method, expected)
+        self.expected = parse_checksum(self.params["checksum"])
+        self._check_options(method)
+        self.digests = {}  # what was learnt of the local file: {algo: hex}
+        raw = self._find(method)
+        if method != "download":
+            self._check_method_and_stores(method)
+        plan = self._plan(raw, method)
+        if plan.action == WAIT:
+            if self.check_mode or not self.params["wait"]:
+                raise ValidationError("%s: %s" % (_label(raw), plan.reason))
+            raw = self.api.wait(
+                raw,
+                lambda image: self._plan(image, method).action != WAIT,
+                self.params["timeout"],
+                "the running upload",
+            )
+            plan = self._plan(raw, method)
+        if plan.action in (UPLOAD, STAGE_AND_IMPORT):
+            self._check_format(raw)
+            self._check_quota(raw, method)
+        if self.check_mode or not plan.changes:
+            return self._preview(plan, raw, method)
+        return self._execute(plan, raw, method)
 
     # -- options --------------------------------------------------------------
 
@@ -326,6 +364,23 @@ class GlanceImageDataModule(GlanceModule):
             raise ValidationError("src goes with method direct or glance-direct, not web-download")
         return method
 
+    def _check_options(self, method):
+        params = self.params
+        if params["src"]:
+            check_source(params["src"])
+        if method == "direct" and params["stores"] and len(params["stores"]) > 1:
+            raise ValidationError("method direct writes to one store; use glance-direct to import into several")
+        if method == "direct" and params["all_stores"]:
+            raise ValidationError("all_stores needs an import method (glance-direct, web-download or copy-image)")
+        if params["retries"] < 0:
+            raise ValidationError("retries must be 0 or more, got %d" % params["retries"])
+        if params["dest"]:
+            self._check_dest()
+        if method == "web-download" and self.expected and self.expected[0] not in ("sha512", "md5"):
+            raise ValidationError("with url, checksum can only be checked as sha512 or md5, the hashes Glance computes")
+        if params["progress_file"]:
+            Progress(path=params["progress_file"]).write("starting")  # a bad path fails now, not mid-transfer
+
     def _check_dest(self):
         dest = self.params["dest"]
         if os.path.isdir(dest):
@@ -335,6 +390,8 @@ class GlanceImageDataModule(GlanceModule):
             raise ValidationError("the folder of dest, %s, does not exist" % folder)
         if not os.access(folder, os.W_OK):
             raise ValidationError("the folder of dest, %s, is not writable by this user" % folder)
+        if os.path.exists(dest) and not os.path.isfile(dest):
+            raise ValidationError("dest %s exists and is not a regular file; give the path of a file" % dest)
 
     def _check_method_and_stores(self, method):
         """Before any byte moves: the method is enabled here and the stores exist."""
@@ -354,116 +411,170 @@ class GlanceImageDataModule(GlanceModule):
                     % (", ".join(unknown), ", ".join(available) or "no named stores")
                 )
 
-    # -- lookup ---------------------------------------------------------------
+    # -- find and plan --------------------------------------------------------
 
-    def _find(self, upload):
-        ref = self.params["image"]
-        if looks_like_uuid(ref):
-            raw = self.api.get(ref)
-            matches = [raw] if raw else []
-        elif upload:
-            matches = self.api.find_by_name(ref, self.api.project_id)
-        else:
-            matches = list(self.api.iter_images({"name": ref, "os_hidden": HIDDEN_ANY}))
-        if not matches:
-            raise GlanceError("image %s was not found" % ref)
-        if len(matches) > 1:
-            raise GlanceError(
-                "%d images are named %r: %s; give the ID of the one to use"
-                % (len(matches), ref, ", ".join(sorted(image["id"] for image in matches)))
-            )
-        return matches[0]
+    def _find(self, method):
+        """Downloads look among the images this project can see, the rest among its own (hidden ones too)."""
+        if method == "download":
+            return self.api.find_one(self.params["image"], {"os_hidden": HIDDEN_ANY})
+        return self.api.find_one(self.params["image"], owned_by(self.api.project_id))
 
-    # -- upload and import ----------------------------------------------------
+    def _plan(self, raw, method):
+        image = normalize(raw)
+        request = dict(
+            method=method,
+            stores=self._wanted_stores(method),
+            wait=self.params["wait"],
+            local_digest=self._local_digest(image, method),
+            local_size=self._local_size(),
+            last_task=self.api.last_import_task(raw) if image["status"] == "importing" else None,
+            # Only check mode predicts Glance's answer; otherwise the request goes out and Glance decides.
+            admin=self.api.is_admin() if self.check_mode and image["status"] == "deactivated" else None,
+        )
+        return plan_data(image, request)
 
-    def _upload(self, raw, method, expected, joined=False):
-        params = self.params
-        if raw["status"] in BUSY_STATUSES and params["wait"] and not self.check_mode:
-            raw = self.api.wait(
-                raw, lambda image: image["status"] not in BUSY_STATUSES, params["timeout"], "the running upload"
-            )
-        before = normalize(raw)
-        if before["status"] in BUSY_STATUSES:
-            raise ValidationError(
-                "image %s (%s) is %s: another upload is running" % (raw["name"], raw["id"], raw["status"])
+    def _wanted_stores(self, method):
+        if method == "copy-image" and self.params["all_stores"]:
+            return self.api.stores()
+        return self.params["stores"] or []
+
+    def _local_digest(self, image, method):
+        """The local file's hash with the image's algorithm, read once, when the plan needs it."""
+        if not needs_local_digest(image, method):
+            return None
+        algo = image["hash_algo"] or DEFAULT_HASH_ALGO
+        if algo not in self.digests:
+            path = self.params["dest"] or self.params["src"]
+            if method == "download" and not os.path.isfile(path):
+                return None
+            progress = Progress(path=self.params["progress_file"], action="hash")
+            digests, dummy = hash_file(path, [algo], self.params["decompress"] and method != "download", progress)
+            self.digests.update(digests)
+        return self.digests[algo]
+
+    def _local_size(self):
+        src = self.params["src"]
+        if not src or self.params["decompress"]:
+            return None
+        return os.path.getsize(src)
+
+    # -- check mode and unchanged -------------------------------------------------
+
+    def _preview(self, plan, raw, method):
+        """The result check mode reports, and the result when there is nothing to do."""
+        src = self.params["src"]
+        if self.check_mode and plan.changes and src:
+            # What the upload would send, hashed; a checksum that does not match fails as the upload would.
+            algos = [DEFAULT_HASH_ALGO] + ([self.expected[0]] if self.expected else [])
+            digests, dummy = hash_file(src, algos, self.params["decompress"])
+            self.digests.update(digests)
+            self._check_expected(src)
+        if plan.action == NOTHING and self.params["url"] and self.expected:
+            self._verify_against_glance(raw, self.expected[0], self.expected[1], "the data at %s" % self.params["url"])
+        if method == "download":
+            return self._download_result(plan.changes, plan.before)
+        return self._result(plan.changes, plan.before, plan.after, method, self.digests, Progress())
+
+    def _check_expected(self, what):
+        if self.expected and self.digests.get(self.expected[0]) not in (None, self.expected[1]):
+            algo, wanted = self.expected
+            raise ChecksumMismatch(
+                "checksum mismatch for %s: expected %s:%s, the file hashes to %s:%s"
+                % (what, algo, wanted, algo, self.digests[algo])
             )
 
-        digests = {}
-        progress = Progress(path=params["progress_file"], action=method)
-        if before["status"] != "queued" and params["src"]:
-            # Same bytes, or different ones? Read the file once, with Glance's algorithm.
-            digests, dummy = hash_file(
-                params["src"], [before["hash_algo"] or DEFAULT_HASH_ALGO], params["decompress"], progress
-            )
-        decision = upload_decision(before, digests.get(before["hash_algo"]))
-        if decision == "unchanged":
-            if params["url"] and expected:
-                self._verify_against_glance(raw, expected[0], expected[1], "the data at %s" % params["url"])
-            return self._result(False, before, before, method, digests, Progress())
+    # -- execute ------------------------------------------------------------------
 
-        if params["src"]:
-            self._check_format(raw)
-            self._check_quota(raw, method)
-        if self.check_mode:
-            if params["src"]:
-                digests, dummy = hash_file(
-                    params["src"], [DEFAULT_HASH_ALGO] + ([expected[0]] if expected else []), params["decompress"]
-                )
-                if expected and digests[expected[0]] != expected[1]:
-                    raise ChecksumMismatch(
-                        "checksum mismatch for %s: expected %s:%s, the file hashes to %s:%s"
-                        % (params["src"], expected[0], expected[1], expected[0], digests[expected[0]])
-                    )
-            after = dict(
-                before,
-                status="active" if params["wait"] else "importing",
-                stores=sorted(params["stores"] or before["stores"]),
-            )
-            return self._result(True, before, after, method, digests, Progress())
-
-        watcher = ImportWatcher(self.api, _glance_now(), params["stores"])
-        if method == "web-download":
-            self.api.start_import(
-                raw,
-                method,
-                uri=params["url"],
-                stores=params["stores"],
-                all_stores=params["all_stores"],
-                all_stores_must_succeed=params["all_stores_must_succeed"],
-            )
+    def _execute(self, plan, raw, method):
+        if plan.action == DOWNLOAD:
+            return self._download(raw)
+        since = glance_now()
+        progress = Progress(path=self.params["progress_file"], action=method)
+        if plan.action == COPY:
+            missing = sorted(set(plan.after["stores"]) - set(plan.before["stores"])) or self._wanted_stores(method)
+            self._start_import(raw, "copy-image", stores=missing)
+            stores = missing
+        elif plan.action == WEB_IMPORT:
+            self._start_import(raw, "web-download", uri=self.params["url"], stores=self.params["stores"])
+            stores = self.params["stores"]
+        elif plan.action == IMPORT_STAGED:
+            self._import_staged(raw)
+            stores = self.params["stores"]
         else:
             try:
-                digests = self._send(raw, method, expected, progress)
+                self._send_with_retries(raw, method, progress)
             except Conflict:
-                if joined:
-                    raise
-                # A parallel run started sending data first (Glance answers 409 once the image is no
-                # longer queued): look again; its upload is waited for, and its bytes compared with ours.
-                return self._upload(self.api.get(raw["id"]), method, expected, joined=True)
-        if not params["wait"]:
-            return self._result(True, before, normalize(self.api.get(raw["id"])), method, digests, progress)
+                # A parallel run started sending data first (Glance answers 409 once the image is no longer
+                # queued): its upload is waited for, and its bytes compared with ours.
+                return self._rejoin(raw, method)
+            stores = self.params["stores"]
+        if not self.params["wait"]:
+            after = normalize(self.api.get(raw["id"]))
+            return self._result(True, plan.before, after, method, self.digests, progress)
+        after_raw = self._wait_for_import(raw, since, stores, method)
+        self._verify_after_import(after_raw, method)
+        progress.write("done")
+        return self._result(True, plan.before, normalize(after_raw), method, self.digests, progress)
+
+    def _rejoin(self, raw, method):
+        before = normalize(raw)
+        plan = self._plan(self.api.get(raw["id"]), method)
+        if plan.action == WAIT:
+            raw = self.api.wait(
+                raw, lambda image: image["status"] not in BUSY_STATUSES, self.params["timeout"], "the running upload"
+            )
+            plan = self._plan(raw, method)
+        if plan.action != NOTHING:
+            raise GlanceError("%s: another run is moving data into it; run the task again" % _label(raw))
+        return self._result(False, before, normalize(raw), method, self.digests, Progress())
+
+    def _start_import(self, raw, method, uri=None, stores=None):
+        params = self.params
+        self.api.start_import(
+            raw,
+            method,
+            uri=uri,
+            stores=stores,
+            all_stores=params["all_stores"] if method != "copy-image" else None,
+            all_stores_must_succeed=params["all_stores_must_succeed"],
+        )
+
+    def _import_staged(self, raw):
+        """Import the data an earlier run staged, once src proved to be what the image should hold."""
+        src = self.params["src"]
+        algos = [DEFAULT_HASH_ALGO] + ([self.expected[0]] if self.expected else [])
+        digests, dummy = hash_file(src, algos, self.params["decompress"])
+        self.digests.update(digests)
+        self._check_expected(src)
+        self._start_import(raw, "glance-direct", stores=self.params["stores"])
+
+    def _wait_for_import(self, raw, since, stores, method):
         try:
-            after_raw = self.api.wait(raw, watcher, params["timeout"], "the %s upload" % method)
+            return self.api.wait_for_import(raw, since, stores, self.params["timeout"], "the %s upload" % method)
         except WaitTimeout as exc:
             raise WaitTimeout(
                 "%s. Glance does not resume an upload or import after it restarts: if it did, delete "
                 "the image and upload again" % exc.msg,
                 **exc.details,
             )
+
+    def _verify_after_import(self, after_raw, method):
         algo = after_raw.get("os_hash_algo")
-        if algo in digests:
-            self._verify_against_glance(after_raw, algo, digests[algo], params["src"], deactivate=True)
-        elif method == "web-download" and expected:
+        if algo in self.digests:
+            self._verify_against_glance(after_raw, algo, self.digests[algo], self.params["src"], deactivate=True)
+        elif method == "web-download" and self.expected:
             self._verify_against_glance(
-                after_raw, expected[0], expected[1], "the data at %s" % params["url"], deactivate=True
+                after_raw,
+                self.expected[0],
+                self.expected[1],
+                "the data at %s" % self.params["url"],
+                deactivate=True,
             )
-        progress.write("done")
-        return self._result(True, before, normalize(after_raw), method, digests, progress)
 
     def _check_quota(self, raw, method):
         """Refuse src before any byte moves when Glance says the project's quota cannot hold it."""
         params = self.params
-        size = None if params["decompress"] else os.path.getsize(params["src"])
+        size = self._local_size()
         problem = quota_shortfall(self.api.usage(), size, staged=method == "glance-direct")
         if problem:
             raise ValidationError(
@@ -503,12 +614,39 @@ class GlanceImageDataModule(GlanceModule):
         if mismatch:
             raise UnsafeImageError("%s (image %s)" % (mismatch, raw["id"]), detected_format=found["format"])
 
-    def _send(self, raw, method, expected, progress):
-        """Stream src to Glance (PUT or stage, then import); return the digests of what was sent."""
+    def _send_with_retries(self, raw, method, progress):
+        """Send src; a transfer cut by a transient fault starts again from byte 0 once Glance has discarded the
+        partial data, up to ``retries`` times, each one a warning."""
+        retries = self.params["retries"]
+        attempt = conflicts = 0
+        while True:
+            try:
+                return self._send(raw, method, progress)
+            except Conflict:
+                # Glance may still be winding up the attempt it saw cut (the image is saving again for a moment):
+                # once it is queued, the same attempt goes again. Otherwise another run is sending data.
+                conflicts += 1
+                if attempt == 0 or conflicts > retries or self._after_cut_upload(raw) != "queued":
+                    raise
+            except TransientError as exc:
+                left = self._after_cut_upload(raw)
+                if attempt >= retries or left != "queued":
+                    outcome = CUT_UPLOAD_OUTCOMES.get(left, "The image is now %s" % left)
+                    raise TransientError("%s. %s" % (exc.msg, outcome), **exc.details)
+                attempt += 1
+                self.api.retries.append(
+                    "%s; Glance discarded the partial data, so the upload starts again from byte 0 (retry %d of %d)"
+                    % (exc.msg, attempt, retries)
+                )
+            progress.restart()
+            time.sleep(RETRY_PAUSE_SECONDS)
+
+    def _send(self, raw, method, progress):
+        """Stream src to Glance (PUT, or stage then import); keep the digests of what was sent."""
         params = self.params
         source, length = open_source(params["src"], params["decompress"])
         progress.total = length
-        body = UploadBody(source, length, [DEFAULT_HASH_ALGO], expected, progress, label=params["src"])
+        body = UploadBody(source, length, [DEFAULT_HASH_ALGO], self.expected, progress, label=params["src"])
         try:
             with source:
                 if method == "direct":
@@ -519,8 +657,6 @@ class GlanceImageDataModule(GlanceModule):
         except ChecksumMismatch:
             self._wait_until_queued(raw)
             raise
-        except TransientError as exc:  # the connection broke: say what the cut-short upload left behind
-            raise TransientError("%s. %s" % (exc.msg, self._after_cut_upload(raw)), **exc.details)
         except TooLarge as exc:
             self._wait_until_queued(raw)
             raise TooLarge(
@@ -529,44 +665,30 @@ class GlanceImageDataModule(GlanceModule):
                 % (exc.msg, params["src"], length if length is not None else "an unknown number of"),
                 **exc.details,
             )
+        self.digests.update(body.digests())
         if method == "glance-direct":
-            self.api.start_import(
-                raw,
-                method,
-                stores=params["stores"],
-                all_stores=params["all_stores"],
-                all_stores_must_succeed=params["all_stores_must_succeed"],
-            )
-        return body.digests()
+            self._start_import(raw, method, stores=params["stores"])
 
     def _after_cut_upload(self, raw):
-        """What an upload whose connection broke left behind, for the error message.
+        """What an upload whose connection broke left behind: queued, saving, gone or unknown.
 
         Glance resets an image to queued when the client goes away, a moment later; after its own restart it
         leaves the image saving for good.
         """
         try:
-            status = self.api.wait(
+            return self.api.wait(
                 raw,
-                lambda image: image["status"] != "saving",
+                lambda image: image["status"] not in ("saving", "uploading") or image.get("size") is not None,
                 CUT_UPLOAD_SETTLE_SECONDS,
                 "Glance to discard the partial upload",
             )["status"]
         except NotFound:
-            return "The image is gone"
+            return "gone"
         except GlanceError:
             try:
-                status = (self.api.get(raw["id"]) or {}).get("status", "deleted")
+                return (self.api.get(raw["id"]) or {}).get("status", "gone")
             except GlanceError:
-                return "Glance did not answer afterwards, so the state of the image is unknown"
-        if status == "queued":
-            return "Glance discarded the partial data and the image is queued: run the task again"
-        if status == "saving":
-            return (
-                "The image is left saving: Glance stopped during the upload and will not finish it, so delete "
-                "the image and upload again"
-            )
-        return "The image is now %s" % status
+                return "unknown"
 
     def _wait_until_queued(self, raw):
         """After a cut-short upload Glance resets the image to queued; wait so the caller sees that state."""
@@ -588,113 +710,40 @@ class GlanceImageDataModule(GlanceModule):
             % (raw.get("name"), raw["id"], what, algo, glance_digest, digest, note)
         )
 
-    # -- copy-image ---------------------------------------------------------------
-
-    def _copy(self, raw):
-        params = self.params
-        before = normalize(raw)
-        if before["status"] != "active":
-            raise ValidationError(
-                "copy-image needs an active image; image %s (%s) is %s" % (raw["name"], raw["id"], raw["status"])
-            )
-        wanted = self.api.stores() if params["all_stores"] else (params["stores"] or [])
-        if not wanted:
-            raise ValidationError("copy-image needs stores or all_stores: true")
-        missing = missing_stores(before, wanted)
-        if not missing:
-            return self._result(False, before, before, "copy-image", {}, Progress())
-        if self.check_mode:
-            return self._result(
-                True,
-                before,
-                dict(before, stores=sorted(set(before["stores"]) | set(missing))),
-                "copy-image",
-                {},
-                Progress(),
-            )
-        watcher = ImportWatcher(self.api, _glance_now(), missing)
-        self.api.start_import(
-            raw, "copy-image", stores=missing, all_stores_must_succeed=params["all_stores_must_succeed"]
-        )
-        after = before
-        if params["wait"]:
-            after_raw = self.api.wait(raw, watcher, params["timeout"], "copy-image")
-            after = normalize(after_raw)
-        return self._result(True, before, after, "copy-image", {}, Progress())
-
     # -- download -------------------------------------------------------------
 
     def _download(self, raw):
         params = self.params
-        dest = params["dest"]
         image = normalize(raw)
         algo = image["hash_algo"] or DEFAULT_HASH_ALGO
-        digests = {}
-        if os.path.isfile(dest):
-            digests, dummy = hash_file(dest, [algo])
-        decision = download_decision(image, digests.get(algo))
         progress = Progress(total=image["size"], path=params["progress_file"], action="download")
-        changed = decision == "download"
-        if changed and not self.check_mode:
-            digests = self._fetch(raw, dest, algo, progress)
-        file_args = self.ansible.load_file_common_arguments(params, path=dest)
+        digest = download_to(
+            params["dest"],
+            lambda offset: self.api.open_download(raw, offset),
+            algo,
+            raw.get("os_hash_value"),
+            progress,
+            params["retries"],
+            self.api.retries,
+            _label(raw),
+        )
+        self.digests[algo] = digest
+        progress.write("done")
+        return self._download_result(True, image, progress)
+
+    def _download_result(self, changed, image, progress=None):
+        dest = self.params["dest"]
+        file_args = self.ansible.load_file_common_arguments(self.params, path=dest)
         if os.path.exists(dest):
             changed = self.ansible.set_fs_attributes_if_different(file_args, changed)
-        result = self._result(changed, image, image, "download", digests, progress)
+        result = self._result(changed, image, image, "download", self.digests, progress or Progress())
         result["dest"] = dest
         return result
-
-    def _fetch(self, raw, dest, algo, progress):
-        """Download into a temporary file beside dest, verify, fsync, rename. dest is never partial."""
-        folder = os.path.dirname(os.path.abspath(dest))
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix=".%s." % os.path.basename(dest), suffix=".part")
-        hasher = BackgroundHasher([algo])
-        response = None
-        try:
-            response = self.api.open_download(raw)
-            with os.fdopen(handle, "wb") as out:
-                syncer = WriteBehind(out.fileno())
-                try:
-                    for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK_SIZE):
-                        hasher.feed(chunk)
-                        out.write(chunk)
-                        out.flush()  # hand the bytes to the kernel, so that WriteBehind can sync them
-                        syncer.wrote(len(chunk))
-                        progress.add(len(chunk))
-                except BaseException:
-                    syncer.finish(sync=False)
-                    raise
-                syncer.finish()
-            digest = hasher.digests()[algo]
-            if digest != raw.get("os_hash_value"):
-                raise ChecksumMismatch(
-                    "download of image %s (%s) does not match Glance's hash: got %s %s, Glance has %s; %s was left "
-                    "as it was" % (raw.get("name"), raw["id"], algo, digest, raw.get("os_hash_value"), dest)
-                )
-            if os.path.exists(dest):
-                # Keep the permissions of the file being replaced, as Ansible's file modules do.
-                os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
-            os.rename(tmp, dest)
-            progress.write("done")
-            return {algo: digest}
-        except Exception as exc:
-            hasher.digests()
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            if isinstance(exc, GlanceError):
-                raise
-            raise GlanceError(
-                "Failed to download image %s (%s) to %s: %s; %s was left as it was"
-                % (raw.get("name"), raw["id"], dest, exc, dest)
-            )
-        finally:
-            if response is not None:
-                response.close()
 
     # -- result ---------------------------------------------------------------
 
     def _result(self, changed, before, after, method, digests, progress):
-        result = dict(changed=changed, image=after, method=method)
+        result = dict(changed=changed, image=after, method=method, retries=len(self.api.retries))
         result.update(progress.summary())
         if not changed:
             result.update(bytes=0, seconds=0.0, throughput_mib_s=0.0)
@@ -712,51 +761,19 @@ class GlanceImageDataModule(GlanceModule):
         return result
 
 
-class ImportWatcher(object):
-    """Decides, poll by poll, whether an upload or import that started at ``since`` is over.
-
-    Glance runs imports as tasks: the image stays queued until the task picks
-    it up, so "queued" alone is not a failure. A failed task, a store listed in
-    os_glance_failed_import, or a missing store after all tasks ended is.
-    """
-
-    def __init__(self, api, since, stores=None):
-        self.api = api
-        self.since = since
-        self.stores = set(stores or [])
-
-    def __call__(self, raw):
-        label = "image %s (%s)" % (raw.get("name"), raw["id"])
-        failed = raw.get("os_glance_failed_import")
-        if failed:
-            raise GlanceError("Glance failed to import %s into store(s) %s%s" % (label, failed, self._task_note(raw)))
-        present = set((raw.get("stores") or "").split(",")) - set([""])
-        if raw["status"] == "active" and not raw.get("os_glance_importing_to_stores") and self.stores <= present:
-            return True
-        if raw["status"] == "killed":
-            raise GlanceError("Glance killed %s during the import%s" % (label, self._task_note(raw)))
-        tasks = [task for task in self.api.import_tasks(raw) if task.get("created_at", "") >= self.since]
-        failures = [task for task in tasks if task.get("status") == "failure"]
-        if failures:
-            raise GlanceError(
-                "Glance failed to import %s: %s" % (label, failures[-1].get("message") or "no reason given")
-            )
-        if tasks and all(task.get("status") == "success" for task in tasks) and raw["status"] == "queued":
-            raise GlanceError("Glance finished the import of %s but the image is still queued" % label)
-        return False
-
-    def _task_note(self, raw):
-        messages = [
-            task.get("message")
-            for task in self.api.import_tasks(raw)
-            if task.get("created_at", "") >= self.since and task.get("message")
-        ]
-        return ": %s" % messages[-1] if messages else ""
+# What a cut-short upload left, as _after_cut_upload says it, for the error message.
+CUT_UPLOAD_OUTCOMES = {
+    "queued": "Glance discarded the partial data and the image is queued: run the task again",
+    "saving": "The image is left saving: Glance stopped during the upload and will not finish it, so delete the "
+    "image and upload again",
+    "uploading": "The data is staged but its import did not start: run the task again, and it imports the staged data",
+    "gone": "The image is gone",
+    "unknown": "Glance did not answer afterwards, so the state of the image is unknown",
+}
 
 
-def _glance_now():
-    """Now, in the form of Glance's task timestamps (UTC, ISO 8601), a second early for clock rounding."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+def _label(raw):
+    return "image %s (%s)" % (raw.get("name"), raw["id"])
 
 
 def main():

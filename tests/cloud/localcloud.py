@@ -488,8 +488,12 @@ def drop_postgres_databases():
 # --- bootstrap ---------------------------------------------------------------
 
 
+# The bootstrap markers name the database kind: a state folder bootstrapped on sqlite is bootstrapped again when it
+# starts on PostgreSQL (and the other way round), instead of serving empty databases.
+
+
 def bootstrap_keystone(pw):
-    marker = DATA / ".keystone-bootstrapped"
+    marker = DATA / f".keystone-bootstrapped-{DB}"
     if marker.exists():
         return
     conf = ["--config-file", str(ETC / "keystone" / "keystone.conf")]
@@ -519,7 +523,7 @@ def bootstrap_keystone(pw):
 
 def bootstrap_identity(pw):
     """Projects, users and the image endpoint; find-or-create, so re-runs are harmless."""
-    marker = DATA / f".identity-{KEYSTONE_PORT}-{GLANCE_PORT}"
+    marker = DATA / f".identity-{DB}-{KEYSTONE_PORT}-{GLANCE_PORT}"
     if marker.exists():
         return
     import openstack
@@ -570,7 +574,7 @@ def bootstrap_identity(pw):
 
 
 def bootstrap_glance():
-    marker = DATA / ".glance-synced"
+    marker = DATA / f".glance-synced-{DB}"
     if marker.exists():
         return
     log("initialising Glance (db_sync)")

@@ -4,7 +4,7 @@ It forwards connections to an upstream port and can:
 
 - reset a connection once a given number of response bytes (a download) or request
   bytes (an upload) went through, to prove that an interrupted transfer leaves
-  nothing half-made;
+  nothing half-made; every connection, or only the first ``max_resets``, to prove that a retry completes it;
 - answer ``503 Service Unavailable`` to the next K requests whose request line holds
   ``unavailable_match`` (API calls, not version discovery), without forwarding them, to
   prove that transient failures are retried, a bounded number of times;
@@ -35,6 +35,7 @@ class FaultProxy:
         stall_after_request_bytes=None,
         stall_seconds=0,
         hold_after_request_bytes=None,
+        max_resets=None,
     ):
         self.upstream_port = upstream_port
         self.reset_after = reset_after_response_bytes
@@ -45,6 +46,7 @@ class FaultProxy:
         self.stall_after = stall_after_request_bytes
         self.stall_seconds = stall_seconds
         self.hold_after = hold_after_request_bytes
+        self.max_resets = max_resets
         self._released = threading.Event()
         self.resets = 0
         self.refused = 0
@@ -151,6 +153,9 @@ class FaultProxy:
 
         return pace
 
+    def _may_reset(self):
+        return self.max_resets is None or self.resets < self.max_resets
+
     def _pipe(self, source, sink, limit, sent=0, pace=None):
         try:
             while True:
@@ -160,7 +165,7 @@ class FaultProxy:
                 if pace is not None:
                     pace(sent)
                     self.request_bytes += len(data)
-                if limit is not None and sent + len(data) > limit:
+                if limit is not None and sent + len(data) > limit and self._may_reset():
                     sink.sendall(data[: max(limit - sent, 0)])
                     self.resets += 1
                     # SO_LINGER 0 turns the final close into a TCP reset. shutdown(SHUT_RD)

@@ -270,8 +270,9 @@ class ExtraCloud:
     """
 
     def __init__(self, state, **settings):
-        # sqlite unless the settings say otherwise: the test cloud's LOCALCLOUD_DB must not leak into its state.
-        self.env = dict(os.environ, LOCALCLOUD_DB="sqlite", **settings)
+        # On the test cloud's database kind (tests/run-all: PostgreSQL, which never answers "database is locked"
+        # to the concurrent writers a loaded machine brings), unless the settings say otherwise.
+        self.env = dict(os.environ, **settings)
         self.env.pop("LOCALCLOUD_DIR", None)
         if state:
             cache = Path(os.environ.get("OSIMAGES_CACHE", Path.home() / ".cache" / "osimages-glance"))

@@ -1,4 +1,4 @@
-"""The API layer's pure helpers: list queries and JSON patches."""
+"""The API layer: list queries, JSON patches, retries, listings and finding one image, against scripted answers."""
 
 import json
 import re
@@ -8,6 +8,9 @@ import requests
 import yaml
 from keystoneauth1 import exceptions as ksa
 
+from ansible_collections.osimages.glance.plugins.module_utils._errors import AmbiguousName
+from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
+from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._images import LIST_FILTERS
@@ -183,3 +186,41 @@ def test_a_plain_query_is_one_listing():
     api = ImageApi(PagedConnection(["v1", "v2", "v3"], ["h1"]))
     assert [image["id"] for image in api.iter_images({"os_hidden": "true"})] == ["h1"]
     assert len(api.conn.image.queries) == 1
+
+
+def test_an_import_whose_answer_was_lost_is_not_started_twice():
+    """503 first, then 409: the first attempt started the import (Glance holds its lock), which is success."""
+    api = ImageApi(ScriptedConnection([503, 409]), retry_delays=(0, 0, 0))
+    api.start_import({"id": "x", "name": "n"}, "glance-direct")
+    assert [call[0] for call in api.conn.image.calls] == ["POST", "POST"] and len(api.retries) == 1
+
+
+def test_an_import_refused_at_once_is_a_conflict():
+    api = ImageApi(ScriptedConnection([409]), retry_delays=(0, 0, 0))
+    with pytest.raises(Conflict):
+        api.start_import({"id": "x", "name": "n"}, "glance-direct")
+
+
+@pytest.mark.parametrize(
+    "visible, hidden, found, error",
+    [
+        (["only"], [], "only", None),
+        ([], ["hidden-one"], "hidden-one", None),
+        ([], [], None, "no image named 'n' matches os_hidden=any"),
+        (["a", "b"], ["c"], None, "3 images are named 'n': a, b, c"),
+        (["i%02d" % n for n in range(12)], [], None, "10 or more images are named 'n': i00, i01"),
+    ],
+)
+def test_find_one(visible, hidden, found, error):
+    api = ImageApi(PagedConnection(visible, hidden))
+    if error is None:
+        assert api.find_one("n", {"os_hidden": "any"})["id"] == found
+        return
+    with pytest.raises((NotFound, AmbiguousName), match=re.escape(error)) as caught:
+        api.find_one("n", {"os_hidden": "any"})
+    if isinstance(caught.value, AmbiguousName):
+        assert caught.value.details["image_ids"] == sorted(visible + hidden)[:10]
+
+
+def test_find_one_may_find_nothing():
+    assert ImageApi(PagedConnection([], [])).find_one("n", {"os_hidden": "true"}, missing_ok=True) is None

@@ -4,18 +4,13 @@ import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ImmutableAttributeError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import MIB
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import download_decision
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import empty_plan
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_diff
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import missing_stores
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import preview
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import quota_shortfall
-from ansible_collections.osimages.glance.plugins.module_utils._reconcile import upload_decision
 
 # Glance's JSON for an image, as recorded from the local cloud.
 RAW = {
@@ -306,89 +301,3 @@ def test_diff_shows_only_managed_fields():
     assert diff["before"] == {"id": cur["id"], "name": "debian", "min_disk": 2, "properties": {"os_distro": "debian"}}
     assert diff["after"] == {"id": cur["id"], "name": "debian", "min_disk": 3, "properties": {"os_distro": "x"}}
     assert make_diff(None, None, want) == {"before": {}, "after": {}}
-
-
-# -- image data decisions ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "changes, digest, expected",
-    [
-        ({"status": "queued"}, None, "upload"),
-        ({"status": "active"}, "def", "unchanged"),
-        ({"status": "active"}, None, "unchanged"),
-        ({"status": "deactivated"}, "def", "unchanged"),
-    ],
-)
-def test_upload_decision(changes, digest, expected):
-    assert upload_decision(current(**changes), digest) == expected
-
-
-@pytest.mark.parametrize(
-    "changes, digest, words",
-    [
-        ({"status": "active"}, "other", "image data is immutable; publish a new image"),
-        ({"status": "queued", "disk_format": None}, None, "has no disk_format"),
-        ({"status": "queued", "disk_format": None, "container_format": None}, None, "disk_format or container_format"),
-        ({"status": "killed"}, None, "is killed"),
-        ({"status": "saving"}, None, "while it is saving"),
-    ],
-)
-def test_upload_refusals(changes, digest, words):
-    with pytest.raises(ValidationError, match=words):
-        upload_decision(current(**changes), digest)
-
-
-def test_missing_stores():
-    assert missing_stores(current(), ["fast", "cheap", "slow"]) == ["slow"]
-    assert missing_stores(current(), ["fast"]) == []
-
-
-@pytest.mark.parametrize(
-    "changes, digest, expected",
-    [
-        ({}, None, "download"),
-        ({}, "def", "unchanged"),
-        ({}, "corrupt", "download"),
-    ],
-)
-def test_download_decision(changes, digest, expected):
-    assert download_decision(current(**changes), digest) == expected
-
-
-@pytest.mark.parametrize("status, words", [("deactivated", "is deactivated"), ("queued", "no data")])
-def test_download_refusals(status, words):
-    with pytest.raises(ValidationError, match=words):
-        download_decision(current(status=status))
-
-
-@pytest.mark.parametrize(
-    "usage, size, staged, words",
-    [
-        ({}, 10 * MIB, False, None),  # the cloud does not enforce unified limits
-        ({"image_size_total": {"limit": -1, "usage": 500}}, 10 * MIB, False, None),
-        ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB, False, None),
-        (
-            {"image_size_total": {"limit": 100, "usage": 90}},
-            10 * MIB + 1,
-            False,
-            "image storage quota is 100 MiB with 90 MiB in use, so 11 MiB more do not fit",
-        ),
-        (
-            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
-            6 * MIB,
-            False,
-            None,
-        ),
-        (
-            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
-            6 * MIB,
-            True,
-            "staging quota is 5 MiB",
-        ),
-        ({"image_size_total": {"limit": 1, "usage": 0}}, None, False, None),  # size unknown (decompressed on the fly)
-    ],
-)
-def test_quota_shortfall(usage, size, staged, words):
-    problem = quota_shortfall(usage, size, staged)
-    assert (problem is None) if words is None else (words in problem)

@@ -8,13 +8,16 @@ import lzma
 import os
 
 import pytest
+import requests
 
 from ansible_collections.osimages.glance.plugins.module_utils import _transfer
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import UploadBody
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
@@ -119,3 +122,91 @@ def test_progress_file(tmp_path):
     progress.write("running")
     text = path.read_text()
     assert '"percent": 50.0' in text and '"state": "running"' in text
+
+
+def test_a_bad_progress_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ValidationError, match="cannot write progress_file %s/missing/p.json: No such file" % tmp_path):
+        Progress(path=str(tmp_path / "missing" / "p.json")).write("starting")
+
+
+class BreakingResponse:
+    """A streamed body that breaks after ``break_after`` bytes (None: it does not), answering ``status``."""
+
+    def __init__(self, data, status=200, break_after=None):
+        self.data, self.status_code, self.break_after = data, status, break_after
+        self.closed = False
+
+    def iter_content(self, chunk_size):
+        end = len(self.data) if self.break_after is None else self.break_after
+        for start in range(0, end, 100000):
+            yield self.data[start : min(start + 100000, end)]
+        if self.break_after is not None:
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+
+    def close(self):
+        self.closed = True
+
+
+class Server:
+    """Opens BreakingResponses: the first ``breaks`` of them break mid-way; ranges are honoured or not."""
+
+    def __init__(self, breaks, honours_ranges=True):
+        self.breaks, self.honours_ranges, self.offsets, self.responses = list(breaks), honours_ranges, [], []
+
+    def __call__(self, offset):
+        self.offsets.append(offset)
+        data, status = DATA, 200
+        if offset and self.honours_ranges:
+            data, status = DATA[offset:], 206
+        response = BreakingResponse(data, status, self.breaks.pop(0) if self.breaks else None)
+        self.responses.append(response)
+        return response
+
+
+def download(tmp_path, server, retries=3, expected=None):
+    log = []
+    dest = tmp_path / "image.raw"
+    digest = download_to(
+        str(dest), server, "sha512", expected or hashlib.sha512(DATA).hexdigest(), Progress(), retries, log, "image x"
+    )
+    return dest, digest, log
+
+
+def test_a_broken_download_resumes_where_it_broke(tmp_path):
+    server = Server(breaks=[300000, 100000])
+    dest, digest, log = download(tmp_path, server)
+    assert dest.read_bytes() == DATA and digest == hashlib.sha512(DATA).hexdigest()
+    assert server.offsets == [0, 300000, 400000] and all(response.closed for response in server.responses)
+    assert len(log) == 2 and "broke after 300000 bytes" in log[0] and "retry 2 of 3" in log[1]
+    assert sorted(os.listdir(tmp_path)) == ["image.raw"]
+
+
+def test_a_server_that_ignores_ranges_gets_written_from_the_start(tmp_path):
+    server = Server(breaks=[300000], honours_ranges=False)
+    dest, digest, log = download(tmp_path, server)
+    assert dest.read_bytes() == DATA and server.offsets == [0, 300000] and len(log) == 1
+
+
+def test_retries_are_bounded_and_dest_stays_as_it_was(tmp_path):
+    (tmp_path / "image.raw").write_bytes(b"old")
+    with pytest.raises(TransientError, match="broke after 200000 bytes.*image.raw was left as it was"):
+        download(tmp_path, Server(breaks=[100000, 100000]), retries=1)
+    assert (tmp_path / "image.raw").read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["image.raw"]
+
+
+def test_retries_0_fails_on_the_first_break(tmp_path):
+    server = Server(breaks=[100000])
+    with pytest.raises(TransientError):
+        download(tmp_path, server, retries=0)
+    assert server.offsets == [0] and os.listdir(tmp_path) == []
+
+
+def test_a_download_that_does_not_match_glances_hash_is_not_kept(tmp_path):
+    with pytest.raises(ChecksumMismatch, match="does not match Glance's hash.*was left as it was"):
+        download(tmp_path, Server(breaks=[]), expected="0" * 128)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_dest_that_cannot_be_written_is_a_clear_error(tmp_path):
+    with pytest.raises(ValidationError, match="cannot write dest %s/no/such/dir/x.raw: No such file" % tmp_path):
+        download_to(str(tmp_path / "no" / "such" / "dir" / "x.raw"), Server([]), "sha512", "", Progress(), 0, [], "x")

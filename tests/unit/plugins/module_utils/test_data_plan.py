@@ -1,0 +1,229 @@
+"""The data plan of glance_image_data, as tables of (image, request) -> action, preview or refusal."""
+
+import pytest
+
+from ansible_collections.osimages.glance.plugins.module_utils import _data_plan as dp
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import MIB
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import latest_task
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import needs_local_digest
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import plan_data
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import quota_shortfall
+from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+
+RAW = {
+    "id": "11111111-2222-3333-4444-555555555555",
+    "name": "debian",
+    "status": "active",
+    "disk_format": "raw",
+    "container_format": "bare",
+    "size": 1024,
+    "os_hash_algo": "sha512",
+    "os_hash_value": "def",
+    "stores": "fast",
+}
+
+
+def image(**changes):
+    return normalize(dict(RAW, **changes))
+
+
+def request(method="direct", **facts):
+    return dict(dict(method=method, stores=[], wait=True), **facts)
+
+
+FAILED_TASK = {"status": "failure", "message": "the staging file is gone", "created_at": "2026-12-02T10:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    "changes, req, action",
+    [
+        # No data yet: each method's own way in.
+        ({"status": "queued", "size": None}, request("direct"), dp.UPLOAD),
+        ({"status": "queued", "size": None}, request("glance-direct"), dp.STAGE_AND_IMPORT),
+        ({"status": "queued", "size": None}, request("web-download"), dp.WEB_IMPORT),
+        # Staged by an earlier run that never started the import: import it, whatever the method asked.
+        ({"status": "uploading"}, request("glance-direct", local_size=1024), dp.IMPORT_STAGED),
+        ({"status": "uploading"}, request("direct", local_size=1024), dp.IMPORT_STAGED),
+        ({"status": "uploading"}, request("direct", local_size=None), dp.IMPORT_STAGED),  # decompressed: unknown
+        # Data on its way: wait for it.
+        ({"status": "uploading", "size": None}, request("glance-direct"), dp.WAIT),
+        ({"status": "saving", "size": None}, request("direct"), dp.WAIT),
+        ({"status": "importing"}, request("web-download"), dp.WAIT),
+        ({"status": "importing"}, request("direct", last_task={"status": "processing"}), dp.WAIT),
+        # Same data, or nothing to compare: nothing to do.
+        ({}, request("direct", local_digest="def"), dp.NOTHING),
+        ({"status": "deactivated"}, request("direct", local_digest="def"), dp.NOTHING),
+        ({}, request("web-download"), dp.NOTHING),
+        # Copies: only into the stores that lack the data.
+        ({}, request("copy-image", stores=["fast", "cheap"]), dp.COPY),
+        ({"stores": "fast,cheap"}, request("copy-image", stores=["cheap"]), dp.NOTHING),
+        # Downloads.
+        ({}, request("download"), dp.DOWNLOAD),
+        ({}, request("download", local_digest="corrupt"), dp.DOWNLOAD),
+        ({}, request("download", local_digest="def"), dp.NOTHING),
+        ({"status": "deactivated"}, request("download", admin=True), dp.DOWNLOAD),
+        ({"status": "deactivated"}, request("download", admin=None), dp.DOWNLOAD),  # sent: Glance decides
+    ],
+)
+def test_plan_actions(changes, req, action):
+    assert plan_data(image(**changes), req).action == action
+
+
+@pytest.mark.parametrize(
+    "changes, req, error, words",
+    [
+        ({}, request("direct", local_digest="other"), ValidationError, "image data is immutable; publish a new"),
+        ({"status": "queued", "disk_format": None}, request(), ValidationError, "has no disk_format"),
+        (
+            {"status": "queued", "disk_format": None, "container_format": None},
+            request(),
+            ValidationError,
+            "disk_format or container_format",
+        ),
+        ({"status": "killed"}, request(), ValidationError, "is killed"),
+        ({"status": "pending_delete"}, request(), ValidationError, "while it is pending_delete"),
+        ({"status": "uploading"}, request("direct", local_size=2048), ValidationError, "src has 2048 bytes"),
+        ({"status": "uploading"}, request("web-download"), ValidationError, "1024 staged bytes"),
+        (
+            {"status": "importing"},
+            request("direct", last_task=FAILED_TASK),
+            GlanceError,
+            "stuck importing: its last import failed \\(the staging file is gone\\)",
+        ),
+        ({"status": "queued"}, request("copy-image", stores=["cheap"]), ValidationError, "needs an active image"),
+        ({}, request("copy-image"), ValidationError, "needs stores or all_stores"),
+        ({"status": "queued"}, request("download"), ValidationError, "no data to download \\(status queued\\)"),
+        ({"status": "deactivated"}, request("download", admin=False), Forbidden, "is deactivated: Glance lets only"),
+    ],
+)
+def test_plan_refusals(changes, req, error, words):
+    with pytest.raises(error, match=words) as caught:
+        plan_data(image(**changes), req)
+    assert type(caught.value) is error
+
+
+def test_a_non_admin_refusal_carries_glances_status():
+    with pytest.raises(Forbidden) as caught:
+        plan_data(image(status="deactivated"), request("download", admin=False))
+    assert caught.value.details == {"status_code": 403} and RAW["id"] in caught.value.msg
+
+
+@pytest.mark.parametrize(
+    "changes, req, after",
+    [
+        ({"status": "queued", "stores": ""}, request("direct"), {"status": "active", "stores": []}),
+        ({"status": "queued", "stores": ""}, request("glance-direct", stores=["cheap", "fast"]), None),
+        ({"status": "queued", "stores": ""}, request("web-download", wait=False), {"status": "importing"}),
+        ({"status": "uploading", "stores": ""}, request("direct", stores=["cheap"]), None),
+        ({}, request("copy-image", stores=["cheap"]), {"stores": ["cheap", "fast"]}),
+        ({}, request("copy-image", stores=["cheap"], wait=False), {"stores": ["fast"]}),
+        ({}, request("download"), {"status": "active", "stores": ["fast"]}),
+    ],
+)
+def test_plan_previews(changes, req, after):
+    """What check mode and diff mode report: the image as the plan leaves it."""
+    plan = plan_data(image(**changes), req)
+    expected = dict(plan.before, **(after or {"status": "active", "stores": sorted(req["stores"])}))
+    assert plan.after == expected
+
+
+@pytest.mark.parametrize(
+    "status, method, needed",
+    [
+        ("active", "direct", True),
+        ("deactivated", "glance-direct", True),
+        ("queued", "direct", False),
+        ("uploading", "direct", False),
+        ("active", "web-download", False),
+        ("active", "copy-image", False),
+        ("active", "download", True),
+        ("deactivated", "download", True),
+        ("queued", "download", False),
+    ],
+)
+def test_the_local_file_is_hashed_only_when_it_decides(status, method, needed):
+    assert needs_local_digest(image(status=status), method) is needed
+
+
+def test_latest_task():
+    tasks = [
+        {"id": "a", "created_at": "2026-12-02T10:00:00Z"},
+        {"id": "c", "created_at": "2026-12-02T12:00:00Z"},
+        {"id": "b", "created_at": "2026-12-02T11:00:00Z"},
+    ]
+    assert latest_task(tasks)["id"] == "c"
+    assert latest_task(tasks, since="2026-12-02T13:00:00Z") is None
+    assert latest_task([]) is None
+
+
+SINCE = "2026-12-02T10:00:00"
+
+
+def task(status, message="", created_at="2026-12-02T10:00:05Z"):
+    return {"status": status, "message": message, "created_at": created_at}
+
+
+@pytest.mark.parametrize(
+    "changes, tasks, stores, outcome",
+    [
+        ({"status": "active"}, [], [], True),
+        ({"status": "active", "stores": "fast,cheap"}, [], ["cheap"], True),
+        ({"status": "active"}, [], ["cheap"], False),  # copy-image still running
+        ({"status": "active", "os_glance_importing_to_stores": "cheap"}, [], [], False),
+        ({"status": "queued"}, [], [], False),  # the task has not picked it up yet
+        ({"status": "importing"}, [task("processing")], [], False),
+        ({"status": "queued"}, [task("failure", "boom", created_at="2026-12-01T00:00:00Z")], [], False),  # older
+    ],
+)
+def test_import_outcome(changes, tasks, stores, outcome):
+    assert import_outcome(dict(RAW, **changes), tasks, SINCE, stores) is outcome
+
+
+@pytest.mark.parametrize(
+    "changes, tasks, words",
+    [
+        ({"os_glance_failed_import": "cheap"}, [task("failure", "disk full")], "into store\\(s\\) cheap: disk full"),
+        ({"status": "killed"}, [], "killed image debian"),
+        ({"status": "queued"}, [task("failure", "URI rejected")], "failed to import image debian .*: URI rejected"),
+        ({"status": "queued"}, [task("success")], "finished the import .* but the image is still queued"),
+    ],
+)
+def test_import_failures(changes, tasks, words):
+    with pytest.raises(GlanceError, match=words):
+        import_outcome(dict(RAW, **changes), tasks, SINCE, [])
+
+
+@pytest.mark.parametrize(
+    "usage, size, staged, words",
+    [
+        ({}, 10 * MIB, False, None),  # the cloud does not enforce unified limits
+        ({"image_size_total": {"limit": -1, "usage": 500}}, 10 * MIB, False, None),
+        ({"image_size_total": {"limit": 100, "usage": 90}}, 10 * MIB, False, None),
+        (
+            {"image_size_total": {"limit": 100, "usage": 90}},
+            10 * MIB + 1,
+            False,
+            "image storage quota is 100 MiB with 90 MiB in use, so 11 MiB more do not fit",
+        ),
+        (
+            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
+            6 * MIB,
+            False,
+            None,
+        ),
+        (
+            {"image_size_total": {"limit": 100, "usage": 0}, "image_stage_total": {"limit": 5, "usage": 0}},
+            6 * MIB,
+            True,
+            "staging quota is 5 MiB",
+        ),
+        ({"image_size_total": {"limit": 1, "usage": 0}}, None, False, None),  # size unknown (decompressed on the fly)
+    ],
+)
+def test_quota_shortfall(usage, size, staged, words):
+    problem = quota_shortfall(usage, size, staged)
+    assert (problem is None) if words is None else (words in problem)
