@@ -89,7 +89,7 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.osimages.glance.plugins.module_utils._connection import connection_spec
 from ansible_collections.osimages.glance.plugins.module_utils._connection import open_connection
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
 from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
 
@@ -102,5 +102,5 @@ class LookupModule(LookupBase):
             base_query = image_query(self.get_option("filters"))
             api = ImageApi(open_connection(params))
             return [api.find_one(name, base_query, by_id=False)["id"] for name in terms]
-        except GlanceError as exc:
+        except ModuleError as exc:
             raise AnsibleLookupError(exc.msg)

@@ -18,6 +18,7 @@ from ansible.module_utils.six.moves.urllib.parse import unquote_plus
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 MINIMUM_SDK_VERSION = "1.0.0"
 
@@ -162,7 +163,7 @@ def connect_kwargs(params):
         merged.update(kwargs)
         return merged
     if cloud is not None and not isinstance(cloud, str):
-        raise GlanceError("cloud must be the name of a cloud in clouds.yaml or a dict of cloud settings")
+        raise ValidationError("cloud must be the name of a cloud in clouds.yaml or a dict of cloud settings")
     if cloud:
         kwargs["cloud"] = cloud
     return kwargs

@@ -22,7 +22,7 @@ import select
 import subprocess
 import time
 
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 try:
@@ -55,7 +55,7 @@ QEMU_IMG_CHECK_NOT_SUPPORTED = 63
 QEMU_IMG_CHECK_LEAKS = 3
 
 
-class UnsafeImageError(GlanceError):
+class UnsafeImageError(DiskImageError):
     """The file references other files or is not what it claims to be."""
 
 
@@ -159,13 +159,13 @@ def check_command(path, disk_format):
 
 
 def qemu_img_check(run, path, disk_format):
-    """Run qemu-img check; return warnings. Raises GlanceError on corruption."""
+    """Run qemu-img check; return warnings. Raises DiskImageError on corruption."""
     rc, out, err = run(check_command(path, disk_format))
     if rc in (0, QEMU_IMG_CHECK_NOT_SUPPORTED):
         return []
     if rc == QEMU_IMG_CHECK_LEAKS:
         return ["qemu-img check found leaked clusters in %s (harmless, but the image wastes space)" % path]
-    raise GlanceError(
+    raise DiskImageError(
         "qemu-img check reports %s (%s) as damaged (exit %d): %s" % (path, disk_format, rc, (err or out).strip())
     )
 
@@ -176,13 +176,13 @@ def convert_and_compare(run, src, src_format, dest, dest_format, compression="no
     try:
         rc, out, err = run(convert_command(src, src_format, temporary, dest_format, compression))
         if rc != 0:
-            raise GlanceError(
+            raise DiskImageError(
                 "qemu-img convert of %s (%s) to %s failed (exit %d): %s"
                 % (src, src_format, dest_format, rc, (err or out).strip())
             )
         rc, out, err = run(compare_command(src, src_format, temporary, dest_format))
         if rc != 0:
-            raise GlanceError(
+            raise DiskImageError(
                 "qemu-img compare: the %s conversion of %s differs from its source (exit %d): %s"
                 % (dest_format, src, rc, (err or out).strip())
             )

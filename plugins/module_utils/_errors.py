@@ -5,7 +5,7 @@
 # Internal use only: this file is not part of the collection's public API.
 """The collection's exception family.
 
-API and planning code raise these; ``GlanceModule`` is the single place that
+API and planning code raise these; ``LocalModule`` is the single place that
 turns them into ``fail_json``. ``details`` holds what Glance told us (HTTP
 status, request ID) and is passed through to the task result.
 """
@@ -15,21 +15,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class GlanceError(Exception):
+class ModuleError(Exception):
     """Something the user should read: what was being done, to what, and why."""
 
     def __init__(self, msg, **details):
-        super(GlanceError, self).__init__(msg)
+        super(ModuleError, self).__init__(msg)
         self.msg = msg
         self.details = dict((key, value) for key, value in details.items() if value is not None)
 
 
-class ValidationError(GlanceError):
-    """Bad input, detected before any API call."""
+class ValidationError(ModuleError):
+    """Bad input, detected before the work (or the API call) it is for."""
+
+
+class DiskImageError(ModuleError):
+    """A local disk image is unusable, or a tool working on it (qemu-img, qemu) failed."""
+
+
+class GlanceError(ModuleError):
+    """Glance (or Keystone, on the way to it) refused, failed or answered something unexpected."""
 
 
 class NotFound(GlanceError):
-    """Glance answered 404."""
+    """Glance answered 404, or no image matches."""
 
 
 class AmbiguousName(GlanceError):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # Internal use only: this file is not part of the collection's public API.
-"""GlanceModule: the base every module of this collection stands on."""
+"""LocalModule and GlanceModule: the bases every module of this collection stands on."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,71 +19,54 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
 from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
 
 
-class GlanceModule(object):
-    """Subclasses declare ``argument_spec`` and ``module_kwargs`` and implement ``run()``.
+class LocalModule(object):
+    """The base of every module: subclasses declare ``argument_spec`` and ``module_kwargs`` and implement ``run()``.
 
-    ``run()`` returns the result dict and raises GlanceError on failure; this
-    class is the only place that calls ``exit_json``/``fail_json``. The
-    connection is opened lazily, through ``connect`` (tests pass a fake).
+    ``run()`` returns the result dict and raises ModuleError on failure; this class is the only place that calls
+    ``exit_json``/``fail_json``. Modules that work on local files only (disk_image, disk_image_boot) use it as it
+    is; GlanceModule adds the cloud.
     """
 
     module_name = None  # e.g. "glance_image", for messages
     argument_spec = {}
     module_kwargs = {}
-    # Modules that wait for Glance (uploads, imports) add wait/timeout with this default.
-    wait_timeout = None
-    # Modules that only work on local files (disk_image, disk_image_boot) take no connection options.
-    uses_cloud = True
 
-    def __init__(self, connect=None):
-        spec = connection_spec() if self.uses_cloud else {}
-        if self.wait_timeout is not None:
-            spec.update(wait_spec(self.wait_timeout))
-        spec.update(self.argument_spec)
+    def __init__(self):
         kwargs = dict(supports_check_mode=True)
         kwargs.update(self.module_kwargs)
-        self.ansible = AnsibleModule(argument_spec=spec, **kwargs)
+        self.ansible = AnsibleModule(argument_spec=self.full_spec(), **kwargs)
         self.params = self.ansible.params
-        # A `cloud` dict may carry a password, and a `url` a password or a signature: they are masked in every
-        # message, warning and result (text Glance sends back included), and in the logged invocation.
-        self.secrets = secret_values(self.params.get("cloud")) | url_secrets(self.params.get("url"))
-        self.ansible.no_log_values.update(self.secrets)
         self.check_mode = self.ansible.check_mode
-        self._connect = connect or open_connection
-        self._api = None
+        self.secrets = set()
 
-    @property
-    def api(self):
-        """The ImageApi, connecting on first use."""
-        if self._api is None:
-            self._api = ImageApi(self._connect(self.params))
-            if self.params.get("validate_certs") is False:
-                self.ansible.warn("validate_certs is false: the TLS certificates of the cloud are not checked")
-        return self._api
+    def full_spec(self):
+        return dict(self.argument_spec)
 
     def run(self):
         raise NotImplementedError
 
-    def _report_retries(self):
-        """Retries are bounded and never silent: each one becomes a warning."""
-        if self._api is not None:
-            for retry in self._api.retries:
-                self.ansible.warn(mask_secrets(retry, self.secrets))
+    def warnings(self):
+        """Warnings gathered while running, reported whether the module succeeds or fails."""
+        return []
+
+    def _report(self):
+        for warning in self.warnings():
+            self.ansible.warn(mask_secrets(warning, self.secrets))
 
     def __call__(self):
         try:
             result = self.run()
-        except GlanceError as exc:
-            self._report_retries()
+        except ModuleError as exc:
+            self._report()
             details = dict(exc.details)
             details.setdefault("exception", traceback.format_exc())
             self.ansible.fail_json(**mask_secrets(dict(details, msg=exc.msg), self.secrets))
         except Exception as exc:  # a bug of ours: still one readable line, with the traceback attached
-            self._report_retries()
+            self._report()
             self.ansible.fail_json(
                 **mask_secrets(
                     dict(
@@ -94,5 +77,44 @@ class GlanceModule(object):
                     self.secrets,
                 )
             )
-        self._report_retries()
+        self._report()
         self.ansible.exit_json(**mask_secrets(result, self.secrets))
+
+
+class GlanceModule(LocalModule):
+    """A module that talks to Glance: connection options, the ImageApi, retries reported as warnings, secrets masked.
+
+    The connection is opened lazily, through ``connect`` (tests pass a fake).
+    """
+
+    # Modules that wait for Glance (uploads, imports) add wait/timeout with this default.
+    wait_timeout = None
+
+    def __init__(self, connect=None):
+        super(GlanceModule, self).__init__()
+        # A `cloud` dict may carry a password, and a `url` a password or a signature: they are masked in every
+        # message, warning and result (text Glance sends back included), and in the logged invocation.
+        self.secrets = secret_values(self.params.get("cloud")) | url_secrets(self.params.get("url"))
+        self.ansible.no_log_values.update(self.secrets)
+        self._connect = connect or open_connection
+        self._api = None
+
+    def full_spec(self):
+        spec = connection_spec()
+        if self.wait_timeout is not None:
+            spec.update(wait_spec(self.wait_timeout))
+        spec.update(self.argument_spec)
+        return spec
+
+    @property
+    def api(self):
+        """The ImageApi, connecting on first use."""
+        if self._api is None:
+            self._api = ImageApi(self._connect(self.params))
+            if self.params.get("validate_certs") is False:
+                self.ansible.warn("validate_certs is false: the TLS certificates of the cloud are not checked")
+        return self._api
+
+    def warnings(self):
+        """Retries are bounded and never silent: each one becomes a warning."""
+        return list(self._api.retries) if self._api is not None else []

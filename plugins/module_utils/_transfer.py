@@ -36,13 +36,16 @@ try:
 except ImportError:  # Python 2, for the sanity compile test only
     from httplib import HTTPException
 
+# What a response whose connection broke raises while it is read.
 try:
     from requests.exceptions import RequestException
     from urllib3.exceptions import HTTPError as Urllib3Error
-except ImportError:  # openstacksdk brings both; check_sdk() reports it missing before any transfer
-    RequestException = Urllib3Error = HTTPException
 
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+    BROKEN_READ_ERRORS = (RequestException, Urllib3Error, HTTPException, ConnectionError)
+except ImportError:  # openstacksdk brings both; check_sdk() reports them missing before any transfer
+    BROKEN_READ_ERRORS = (HTTPException, ConnectionError)
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
@@ -53,11 +56,9 @@ DOWNLOAD_CHUNK_SIZE = 4 * 1024 * 1024
 QUEUE_DEPTH = 4
 CHECKSUM_ALGORITHMS = ("sha256", "sha512", "md5")
 MIB = 1024.0 * 1024.0
-# What a response whose connection broke raises while it is read.
-BROKEN_READ_ERRORS = (RequestException, Urllib3Error, HTTPException, ConnectionError)
 
 
-class ChecksumMismatch(GlanceError):
+class ChecksumMismatch(ModuleError):
     """The bytes do not hash to what the user or Glance said they should."""
 
 
@@ -307,7 +308,7 @@ class UploadBody(object):
     def check(self):
         """Raise before the final chunk when the source changed size or does not match ``expected``."""
         if self.length is not None and self.size != self.length:
-            raise GlanceError(
+            raise ModuleError(
                 "%s changed while it was read: expected %d bytes, read %d; nothing was stored"
                 % (self.label, self.length, self.size)
             )
@@ -381,14 +382,14 @@ def download_to(dest, open_response, algo, expected, progress, retries, retry_lo
             os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
         os.rename(tmp, dest)
         return digest
-    except GlanceError as exc:
+    except ModuleError as exc:
         _remove(tmp)
         if "was left as it was" in exc.msg:
             raise
         raise type(exc)("%s; %s was left as it was" % (exc.msg, dest), **exc.details)
     except (IOError, OSError) as exc:
         _remove(tmp)
-        raise GlanceError(
+        raise ModuleError(
             "Failed to download %s to %s: %s; %s was left as it was" % (label, dest, exc.strerror or exc, dest)
         )
     except BaseException:

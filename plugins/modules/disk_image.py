@@ -164,7 +164,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 
 
@@ -177,9 +177,8 @@ def sha512_of(path):
     return digests["sha512"]
 
 
-class DiskImageModule(GlanceModule):
+class DiskImageModule(LocalModule):
     module_name = "disk_image"
-    uses_cloud = False
     argument_spec = dict(
         src=dict(type="path", required=True),
         format=dict(type="str", choices=list(diskimage.INSPECTABLE_FORMATS)),

@@ -117,16 +117,15 @@ console_tail:
 import os
 
 from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
 
 CONSOLE_TAIL = 2000
 
 
-class DiskImageBootModule(GlanceModule):
+class DiskImageBootModule(LocalModule):
     module_name = "disk_image_boot"
-    uses_cloud = False
     argument_spec = dict(
         path=dict(type="path", required=True),
         disk_format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vhd", "vhdx"], default="raw"),
@@ -172,7 +171,7 @@ class DiskImageBootModule(GlanceModule):
         )
         tail = console[-CONSOLE_TAIL:]
         if not matched:
-            raise GlanceError(
+            raise DiskImageError(
                 "boot test of %s failed: %r did not appear on the serial console within %d s (%s)"
                 % (params["path"], params["pattern"], params["timeout"], accel),
                 accelerator=accel,

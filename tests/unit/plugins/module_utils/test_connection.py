@@ -14,6 +14,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
 from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 
 
 def params(**values):
@@ -39,7 +40,7 @@ def test_cloud_dict_is_merged_with_options():
 
 
 def test_cloud_of_another_type_is_refused():
-    with pytest.raises(GlanceError, match="cloud must be"):
+    with pytest.raises(ValidationError, match="cloud must be"):
         connect_kwargs(params(cloud=["x"]))
 
 

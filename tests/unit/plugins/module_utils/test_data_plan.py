@@ -103,7 +103,7 @@ def test_plan_actions(changes, req, action):
 def test_plan_refusals(changes, req, error, words):
     with pytest.raises(error, match=words) as caught:
         plan_data(image(**changes), req)
-    assert type(caught.value) is error
+    assert caught.type is error
 
 
 def test_a_non_admin_refusal_carries_glances_status():

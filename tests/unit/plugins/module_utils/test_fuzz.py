@@ -1,6 +1,6 @@
 """Property-based tests: random option combinations never produce a traceback.
 
-The pure planning code either plans or raises GlanceError with a message; the modules, run end to end
+The pure planning code either plans or raises ModuleError with a message; the modules, run end to end
 through main() with a fake Glance, either succeed or fail with a readable message, never "failed
 unexpectedly" (the catch-all for our own bugs).
 """
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
@@ -95,7 +95,7 @@ def test_planning_either_plans_or_explains(params, raw, state, status, purge_tag
             purge_properties=purge_properties,
             purge_members=purge_members,
         )
-    except GlanceError as exc:
+    except ModuleError as exc:
         assert exc.msg and isinstance(exc.msg, str)
         return
     after = preview(current, plan, "p" * 32 if plan["create"] else None)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ansible_collections.osimages.glance.plugins.module_utils import _transfer
-from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
@@ -83,7 +83,7 @@ def test_a_right_checksum_sends_everything():
 
 def test_a_source_that_changes_size_is_refused():
     body = UploadBody(io.BytesIO(DATA), len(DATA) + 1, ["sha512"])
-    with pytest.raises(GlanceError, match="changed while it was read"):
+    with pytest.raises(ModuleError, match="changed while it was read"):
         b"".join(body)
 
 
