@@ -74,6 +74,7 @@ def plan_data(image, request):
     - ``wait``: whether the task waits for Glance to finish;
     - ``local_digest``: the hash of src or dest with the image's algorithm, when it was read (else None);
     - ``local_size``: the size of src in bytes, when known (else None);
+    - ``local_stream``: whether src is a stream (a FIFO, a character device), which can only be read once;
     - ``last_task``: Glance's latest import task of the image (a dict with ``status`` and ``message``), or None;
     - ``admin``: whether Glance treats the user as an admin; None when not known (then Glance decides).
 
@@ -110,6 +111,10 @@ def _plan_upload(image, request):
         return DataPlan(WAIT, image, reason="another upload or import is running (%s)" % status)
     if status in ("active", "deactivated"):
         digest = request.get("local_digest")
+        if request.get("local_stream"):
+            return DataPlan(
+                NOTHING, image, reason="it was not compared with the image's data, which is immutable and already there"
+            )
         if digest is None or digest == image["hash_value"]:
             return DataPlan(NOTHING, image, reason="the image holds this data")
         raise ValidationError(

@@ -22,6 +22,7 @@ import hashlib
 import json
 import lzma
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -203,11 +204,38 @@ class Progress(object):
 _DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
-def open_source(path, decompress):
-    """Open a local file for reading, decompressing on the fly when asked and the suffix says how.
+def source_kind(path):
+    """What ``path`` is as a source of image data: "file", "block" (a block device: sized, seekable) or "stream"
+    (a FIFO or a character device: read once, size unknown until the end); None for anything else."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISBLK(mode):
+        return "block"
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "stream"
+    return None
 
-    Returns (file object, size in bytes or None when it is only known after reading).
-    Raises ValidationError for a missing, unreadable or non-regular file.
+
+def source_size(path):
+    """The bytes ``path`` holds: a file's size, a block device's size (read from the device), None for a stream."""
+    kind = source_kind(path)
+    if kind == "file":
+        return os.path.getsize(path)
+    if kind == "block":
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            return os.lseek(handle, 0, os.SEEK_END)
+        finally:
+            os.close(handle)
+    return None
+
+
+def open_source(path, decompress):
+    """Open a local source for reading, decompressing on the fly when asked and the suffix says how.
+
+    Returns (file object, size in bytes or None when it is only known after reading: a stream, or data that is
+    decompressed on the way). Raises ValidationError for a missing or unreadable path, or one that is no source.
     """
     check_source(path)
     suffix = os.path.splitext(path)[1].lower()
@@ -216,21 +244,54 @@ def open_source(path, decompress):
             return _DECOMPRESSORS[suffix](path, "rb"), None
         if decompress and suffix == ".zst":
             return _open_zstd(path), None
-        return open(path, "rb"), os.path.getsize(path)
+        return open(path, "rb"), source_size(path)
     except (IOError, OSError) as exc:
-        raise ValidationError("cannot read src %s: %s" % (path, exc))
+        raise ValidationError("cannot read src %s: %s" % (path, exc.strerror or exc))
 
 
 def check_source(path):
-    """Raise ValidationError unless ``path`` is a readable regular file."""
+    """Raise ValidationError unless ``path`` is a readable file, block device or stream (FIFO, character device)."""
     if not os.path.exists(path):
         raise ValidationError("src %s does not exist" % path)
     if os.path.isdir(path):
         raise ValidationError("src %s is a directory, not an image file" % path)
-    if not os.path.isfile(path):
-        raise ValidationError("src %s is not a regular file" % path)
+    if source_kind(path) is None:
+        raise ValidationError(
+            "src %s is not a regular file, a block device or a stream (a FIFO or a character device)" % path
+        )
     if not os.access(path, os.R_OK):
         raise ValidationError("src %s is not readable by this user" % path)
+
+
+class Replay(object):
+    """A reader over ``source`` that keeps what is read until ``replay()``, then serves those bytes again before the
+    rest: a stream's first blocks are inspected and still sent, from one open. ``close`` leaves the source open,
+    so that an inspector that closes its reader does not end the stream."""
+
+    def __init__(self, source):
+        self.source = source
+        self.kept = []
+        self.recording = True
+
+    def read(self, size=-1):
+        if not self.recording and self.kept:
+            chunk = b"".join(self.kept)
+            self.kept = []
+            if size is not None and 0 <= size < len(chunk):
+                self.kept = [chunk[size:]]
+                chunk = chunk[:size]
+            return chunk
+        chunk = self.source.read(size)
+        if self.recording:
+            self.kept.append(chunk)
+        return chunk
+
+    def replay(self):
+        self.recording = False
+        return self
+
+    def close(self):
+        pass
 
 
 def _open_zstd(path):
@@ -407,8 +468,10 @@ def _copy_response(response, out, hasher, syncer, progress):
             chunk = next(chunks)
         except StopIteration:
             return None
-        except BROKEN_READ_ERRORS as exc:
-            return exc
+        except Exception as exc:
+            if isinstance(exc, BROKEN_READ_ERRORS):
+                return exc
+            raise
         hasher.feed(chunk)
         out.write(chunk)
         out.flush()  # hand the bytes to the kernel, so that WriteBehind can sync them

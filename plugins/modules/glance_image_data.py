@@ -44,6 +44,11 @@ options:
   src:
     description:
       - A local file to upload. Mutually exclusive with O(url) and O(dest).
+      - A block device (an LVM logical volume, say) is read to the size the device reports.
+      - A stream, a FIFO or a character device (a build piped in), is sent as it comes, with chunked transfer
+        encoding, inspected from its own first blocks and hashed in the same pass. It can be read only once, so
+        check mode does not read it, an image that already holds data is left as it is without comparing (the
+        module warns), and an upload cut short is not started again (O(retries) does not apply).
     type: path
   url:
     description:
@@ -273,12 +278,15 @@ from ansible_collections.osimages.glance.plugins.module_utils._module import Gla
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import Replay
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import UploadBody
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import check_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_kind
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_size
 
 # Glance's default hashing algorithm: what a fresh upload is hashed with before Glance says otherwise.
 DEFAULT_HASH_ALGO = "sha512"
@@ -366,8 +374,10 @@ class GlanceImageDataModule(GlanceModule):
 
     def _check_options(self, method):
         params = self.params
+        self.src_is_stream = False
         if params["src"]:
             check_source(params["src"])
+            self.src_is_stream = source_kind(params["src"]) == "stream"
         if method == "direct" and params["stores"] and len(params["stores"]) > 1:
             raise ValidationError("method direct writes to one store; use glance-direct to import into several")
         if method == "direct" and params["all_stores"]:
@@ -427,6 +437,7 @@ class GlanceImageDataModule(GlanceModule):
             wait=self.params["wait"],
             local_digest=self._local_digest(image, method),
             local_size=self._local_size(),
+            local_stream=self.src_is_stream and method != "download",
             last_task=self.api.last_import_task(raw) if image["status"] == "importing" else None,
             # Only check mode predicts Glance's answer; otherwise the request goes out and Glance decides.
             admin=self.api.is_admin() if self.check_mode and image["status"] == "deactivated" else None,
@@ -440,7 +451,7 @@ class GlanceImageDataModule(GlanceModule):
 
     def _local_digest(self, image, method):
         """The local file's hash with the image's algorithm, read once, when the plan needs it."""
-        if not needs_local_digest(image, method):
+        if not needs_local_digest(image, method) or (method != "download" and self.src_is_stream):
             return None
         algo = image["hash_algo"] or DEFAULT_HASH_ALGO
         if algo not in self.digests:
@@ -456,14 +467,25 @@ class GlanceImageDataModule(GlanceModule):
         src = self.params["src"]
         if not src or self.params["decompress"]:
             return None
-        return os.path.getsize(src)
+        return source_size(src)
 
     # -- check mode and unchanged -------------------------------------------------
 
     def _preview(self, plan, raw, method):
         """The result check mode reports, and the result when there is nothing to do."""
         src = self.params["src"]
-        if self.check_mode and plan.changes and src:
+        if self.src_is_stream and (self.check_mode or plan.action == NOTHING):
+            self.ansible.warn(
+                "%s: src %s is a stream, which can only be read once: %s"
+                % (
+                    _label(raw),
+                    src,
+                    plan.reason
+                    if plan.action == NOTHING
+                    else "check mode does not read it, so its format, size and hash are not checked",
+                )
+            )
+        elif self.check_mode and plan.changes and src:
             # What the upload would send, hashed; a checksum that does not match fails as the upload would.
             algos = [DEFAULT_HASH_ALGO] + ([self.expected[0]] if self.expected else [])
             digests, dummy = hash_file(src, algos, self.params["decompress"])
@@ -582,13 +604,16 @@ class GlanceImageDataModule(GlanceModule):
                 % (params["src"], size, raw["name"], raw["id"], problem)
             )
 
-    def _check_format(self, raw):
+    def _check_format(self, raw, stream=None):
         """Refuse src before any byte moves when it is not what the image declares, or references other files.
 
-        Glance runs the same inspector on imports; this catches it for direct uploads too, and early.
+        Glance runs the same inspector on imports; this catches it for direct uploads too, and early. A stream
+        src is inspected when it is sent, from ``stream`` (its first blocks, which are then sent too).
         """
         params = self.params
         disk_format = raw.get("disk_format")
+        if self.src_is_stream and stream is None:
+            return
         if params["skip_format_check"]:
             if disk_format in INSPECTABLE_FORMATS:
                 raise ValidationError(
@@ -604,7 +629,9 @@ class GlanceImageDataModule(GlanceModule):
                 "image %s is %s, a format the inspector cannot read; set skip_format_check: true "
                 "to upload %s unchecked" % (raw["id"], disk_format, params["src"])
             )
-        if params["decompress"]:
+        if stream is not None:
+            found = inspect_file(params["src"], stream=stream)
+        elif params["decompress"]:
             source, dummy = open_source(params["src"], True)
             with source:
                 found = inspect_file(params["src"], stream=source)
@@ -617,7 +644,8 @@ class GlanceImageDataModule(GlanceModule):
     def _send_with_retries(self, raw, method, progress):
         """Send src; a transfer cut by a transient fault starts again from byte 0 once Glance has discarded the
         partial data, up to ``retries`` times, each one a warning."""
-        retries = self.params["retries"]
+        # A stream is read once: what a cut upload consumed cannot be sent again.
+        retries = 0 if self.src_is_stream else self.params["retries"]
         attempt = conflicts = 0
         while True:
             try:
@@ -632,6 +660,8 @@ class GlanceImageDataModule(GlanceModule):
                 left = self._after_cut_upload(raw)
                 if attempt >= retries or left != "queued":
                     outcome = CUT_UPLOAD_OUTCOMES.get(left, "The image is now %s" % left)
+                    if self.src_is_stream and left == "queued":
+                        outcome += "; src is a stream, so this task could not send it again"
                     raise TransientError("%s. %s" % (exc.msg, outcome), **exc.details)
                 attempt += 1
                 self.api.retries.append(
@@ -645,10 +675,15 @@ class GlanceImageDataModule(GlanceModule):
         """Stream src to Glance (PUT, or stage then import); keep the digests of what was sent."""
         params = self.params
         source, length = open_source(params["src"], params["decompress"])
+        reader = source
         progress.total = length
-        body = UploadBody(source, length, [DEFAULT_HASH_ALGO], self.expected, progress, label=params["src"])
         try:
             with source:
+                if self.src_is_stream:
+                    reader = Replay(source)
+                    self._check_format(raw, stream=reader)
+                    reader.replay()
+                body = UploadBody(reader, length, [DEFAULT_HASH_ALGO], self.expected, progress, label=params["src"])
                 if method == "direct":
                     stores = params["stores"] or [None]
                     self.api.upload(raw, body, store=stores[0])

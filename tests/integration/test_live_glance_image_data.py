@@ -1,13 +1,17 @@
 """glance_image_data against the real local cloud: every method, store option and failure."""
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
+
+import pytest
 
 from harness import SECRETS
 from harness import file_server
@@ -274,6 +278,81 @@ def test_credentials_in_urls_never_show(run_module, sdk, prefix, payload, tmp_pa
         text = json.dumps(result)
         assert not [secret for secret in secrets if secret in text], text
     print("web-download with user info:", results[2].get("msg") or results[2]["image"]["status"])
+
+
+def feed(fifo, data, seconds=120):
+    """Write ``data`` into ``fifo`` once a reader opens it (a build piped in); give up after ``seconds``."""
+
+    def write():
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                handle = os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: nobody reads yet
+                time.sleep(0.1)
+                continue
+            os.set_blocking(handle, True)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+            except BrokenPipeError:  # the reader refused it half-way
+                pass
+            return
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+@contextlib.contextmanager
+def loop_device(path):
+    """``path`` as a block device (losetup), or None where this machine cannot attach one."""
+    attached = subprocess.run(["losetup", "-f", "--show", str(path)], capture_output=True, text=True, check=False)
+    device = attached.stdout.strip() if attached.returncode == 0 else None
+    try:
+        yield device
+    finally:
+        if device:
+            subprocess.run(["losetup", "-d", device], check=False)
+
+
+def test_streams_and_block_devices_as_src(run_module, sdk, prefix, payload, tmp_path):
+    """A FIFO is sent chunked, inspected from its own first blocks and hashed on the way; a block device is read
+    to the size the device reports. Again, the block device is compared and the stream is not, and says so."""
+    conn = sdk("demo")
+    path, data = payload
+    piped, wrong, block = (new_image(conn, prefix + name) for name in ("piped", "wrong", "block"))
+    conn.image.patch(
+        "/images/%s" % wrong,
+        json=[{"op": "replace", "path": "/disk_format", "value": "qcow2"}],
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+    )
+    fifos = [tmp_path / "build.fifo", tmp_path / "wrong.fifo"]
+    for fifo in fifos:
+        os.mkfifo(str(fifo))
+        feed(fifo, data)
+    # A loop device holds whole 512-byte sectors.
+    sectors = data[: len(data) // 4096 * 4096]
+    (tmp_path / "volume.raw").write_bytes(sectors)
+    with loop_device(tmp_path / "volume.raw") as device:
+        if device is None:
+            pytest.fail("losetup cannot attach a loop device here; the block-device case needs one")
+        calls = [
+            {"image": piped, "src": str(fifos[0]), "checksum": "sha512:" + sha512(data)},
+            {"image": wrong, "src": str(fifos[1])},
+            {"image": block, "src": device},
+        ]
+        first = run_module.many("glance_image_data", calls)
+        again = run_module.many("glance_image_data", [calls[0], calls[2]])
+    assert first[0]["changed"] and first[0]["bytes"] == len(data) and first[0]["hash_value"] == sha512(data), first[0]
+    # Refused from the stream's own first blocks, before Glance gets any of it (Glance would refuse it too).
+    assert first[1]["failed"] and "is raw, not qcow2 as declared" in first[1]["msg"] and wrong in first[1]["msg"]
+    assert first[2]["changed"] and first[2]["bytes"] == len(sectors), first[2]
+    for image_id, body in ((piped, data), (block, sectors)):
+        raw = raw_image(conn, image_id)
+        assert raw["status"] == "active" and raw["size"] == len(body) and raw["os_hash_value"] == sha512(body)
+    assert raw_image(conn, wrong)["status"] == "queued"
+    assert not again[0]["changed"] and not again[0]["failed"] and not again[1]["changed"], again
+    warned = " ".join(again[0].get("warnings") or [again[0]["_output"]])
+    assert "is a stream, which can only be read once" in warned and "not compared" in warned
 
 
 def test_bad_paths_are_clear_errors(run_module, sdk, prefix, payload, tmp_path):

@@ -191,6 +191,9 @@ def test_image_publish_as_alt_keeps_to_its_own_project(run_playbook, sdk, victim
 def test_application_credential_secret_and_vvvv_output(run_module, sdk, clouds_yaml):
     """An application credential works as `auth`, and at -vvvv nothing secret is printed, failing or not."""
     demo = sdk("demo")
+    access = demo.session.auth.get_access(demo.session)
+    # A demo token must hold member (and reader, which member implies), never more; say so if not.
+    assert set(access.role_names) <= {"member", "reader"}, (access.user_id, access.project_id, access.role_names)
     credential = demo.identity.create_application_credential(
         user=demo.current_user_id, name="osimages-it-%s" % uuid.uuid4().hex[:6]
     )

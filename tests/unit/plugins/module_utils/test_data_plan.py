@@ -227,3 +227,9 @@ def test_import_failures(changes, tasks, words):
 def test_quota_shortfall(usage, size, staged, words):
     problem = quota_shortfall(usage, size, staged)
     assert (problem is None) if words is None else (words in problem)
+
+
+def test_a_stream_is_not_compared_and_the_plan_says_so():
+    plan = plan_data(image(), request("direct", local_stream=True))
+    assert plan.action == dp.NOTHING and "not compared" in plan.reason
+    assert "holds this data" in plan_data(image(), request("direct", local_digest="def")).reason

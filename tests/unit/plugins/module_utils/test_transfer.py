@@ -6,6 +6,7 @@ import hashlib
 import io
 import lzma
 import os
+import stat
 
 import pytest
 import requests
@@ -16,11 +17,15 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Tra
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import Replay
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import UploadBody
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import check_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_kind
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_size
 
 DATA = os.urandom(3 * 256 * 1024 + 17)
 
@@ -210,3 +215,55 @@ def test_a_download_that_does_not_match_glances_hash_is_not_kept(tmp_path):
 def test_a_dest_that_cannot_be_written_is_a_clear_error(tmp_path):
     with pytest.raises(ValidationError, match="cannot write dest %s/no/such/dir/x.raw: No such file" % tmp_path):
         download_to(str(tmp_path / "no" / "such" / "dir" / "x.raw"), Server([]), "sha512", "", Progress(), 0, [], "x")
+
+
+def test_source_kinds_and_sizes(tmp_path):
+    regular = tmp_path / "disk.raw"
+    regular.write_bytes(DATA)
+    fifo = tmp_path / "build.fifo"
+    os.mkfifo(str(fifo))
+    assert source_kind(str(regular)) == "file" and source_size(str(regular)) == len(DATA)
+    assert source_kind(str(fifo)) == "stream" and source_size(str(fifo)) is None
+    assert source_kind("/dev/null") == "stream"  # a character device
+    assert source_kind(str(tmp_path)) is None
+
+
+def test_a_block_device_is_sized_by_the_device(tmp_path, monkeypatch):
+    """os.path.getsize says 0 for a block device; its size is where the device ends."""
+    device = tmp_path / "sdx"
+    device.write_bytes(DATA)
+    real_stat = os.stat
+
+    def block_stat(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if str(path) == str(device):
+            return os.stat_result((stat.S_IFBLK | 0o660,) + tuple(result)[1:6] + (0,) + tuple(result)[7:])
+        return result
+
+    monkeypatch.setattr(_transfer.os, "stat", block_stat)
+    assert source_kind(str(device)) == "block" and source_size(str(device)) == len(DATA)
+
+
+def test_a_socket_is_no_source(tmp_path):
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock"))
+    with pytest.raises(ValidationError, match="not a regular file, a block device or a stream"):
+        check_source(str(tmp_path / "sock"))
+    server.close()
+
+
+def test_replay_serves_what_was_inspected_then_the_rest():
+    replay = Replay(io.BytesIO(DATA))
+    head = replay.read(5000) + replay.read(3000)
+    replay.close()  # an inspector closing its reader does not end the stream
+    assert head == DATA[:8000]
+    replay.replay()
+    out = []
+    while True:
+        chunk = replay.read(4096)
+        if not chunk:
+            break
+        out.append(chunk)
+    assert b"".join(out) == DATA
