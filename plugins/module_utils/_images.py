@@ -281,7 +281,10 @@ class ImageApi(object):
             if missing_ok:
                 return None
             where = ", ".join("%s=%s" % item for item in sorted(query.items()) if item[0] != "name")
-            raise NotFound("no image named %r matches %s" % (ref, where or "(no filters)"))
+            raise NotFound(
+                "image %r was not found: no image %snamed %r matches %s"
+                % (ref, "with that ID or " if by_id and looks_like_uuid(ref) else "", ref, where or "(no filters)")
+            )
         ids = sorted(image["id"] for image in found)
         raise AmbiguousName(
             "%s images are named %r: %s. Glance does not keep names unique; give the ID of the one to use, or "

@@ -10,7 +10,8 @@ cloud without editing files:
   LOCALCLOUD_KEYSTONE_PORT   (auto)   LOCALCLOUD_GLANCE_PORT  (auto)
                                       a number, or auto: the ports this state folder used last time
                                       when they are still ours or free, else 5000 and 9292 when free,
-                                      else free ports the kernel picks; clouds.yaml names them
+                                      else free ports below the kernel's ephemeral range (where
+                                      clients and test proxies take theirs); clouds.yaml names them
   LOCALCLOUD_TOKEN_EXPIRATION (3600)  seconds a Keystone token lives
   LOCALCLOUD_IMAGE_SIZE_CAP  (unset)  Glance [DEFAULT] image_size_cap, bytes
   LOCALCLOUD_STORAGE_QUOTA   (unset)  Glance [DEFAULT] user_storage_quota
@@ -27,6 +28,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -69,20 +71,46 @@ def port_is_free(port):
     return True
 
 
-def our_service_listens(name, port):
-    """True when this state folder's service ``name`` runs (its pid file names a live process) on ``port``."""
+def pid_of(name):
+    """The pid of this state folder's running service ``name``, or None.
+
+    The pid file alone does not prove it: after the service died, the kernel may give its pid to any process.
+    Only a uWSGI whose command line names this pid file counts.
+    """
+    pidfile = RUN / f"{name}.pid"
     try:
-        pid = int((RUN / f"{name}.pid").read_text().strip())
-        os.kill(pid, 0)
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
-        return False
-    return not port_is_free(port)
+        return None
+    return pid if str(pidfile).encode() in cmdline else None
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe_socket:
-        probe_socket.bind((HOST, 0))
-        return probe_socket.getsockname()[1]
+def our_service_listens(name, port):
+    """True when this state folder's service ``name`` runs (see pid_of) on ``port``."""
+    return pid_of(name) is not None and not port_is_free(port)
+
+
+def port_range():
+    """Where free ports are chosen: the 12000 ports below the kernel's ephemeral range (32768-60999 by default).
+
+    Outgoing connections, and servers that bind port 0 (the tests' fault proxies and HTTP servers), take their
+    ports from the ephemeral range: a service port chosen there can be taken between two starts of a cloud.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(low - 12000, 1024), low)
+
+
+def free_port(taken=()):
+    ports = list(port_range())
+    start = random.randrange(len(ports))
+    for port in ports[start:] + ports[:start]:
+        if port not in taken and port not in DEFAULT_PORTS.values() and port_is_free(port):
+            return port
+    sys.exit(f"localcloud: no free port in {ports[0]}-{ports[-1]} on {HOST}")
 
 
 def choose_ports():
@@ -95,13 +123,14 @@ def choose_ports():
         if setting != "auto":
             ports[name] = int(setting)
             continue
-        candidates = [saved.get(name), DEFAULT_PORTS[name]]
+        # A saved port from the ephemeral range (an older localcloud chose those) is not reused: see port_range.
+        candidates = [port for port in [saved.get(name)] if port in port_range()] + [DEFAULT_PORTS[name]]
         usable = [
             port
             for port in candidates
             if port and port not in ports.values() and (our_service_listens(name, port) or port_is_free(port))
         ]
-        ports[name] = usable[0] if usable else free_port()
+        ports[name] = usable[0] if usable else free_port(taken=ports.values())
     return ports
 
 
@@ -332,15 +361,6 @@ def make_test_ca():
     )
     SERVER_CERT.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     CA_CERT.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-
-
-def pid_of(name):
-    try:
-        pid = int((RUN / f"{name}.pid").read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
 
 
 def probe(url):

@@ -173,12 +173,15 @@ def prefix(request, sdk):
     yield value
     for cloud in ("demo", "alt", "admin"):
         conn = sdk(cloud)
-        for image in conn.image.images(owner=conn.current_project_id):
-            if image.name and image.name.startswith(value):
-                _force_delete(conn, image.id)
-        for image in conn.image.images(owner=conn.current_project_id, is_hidden=True):
-            if image.name and image.name.startswith(value):
-                _force_delete(conn, image.id)
+        # Listed in full first: deleting while paging would pull the next page's marker away.
+        mine = [
+            image.id
+            for hidden in (False, True)
+            for image in conn.image.images(owner=conn.current_project_id, is_hidden=hidden)
+            if image.name and image.name.startswith(value)
+        ]
+        for image_id in mine:
+            _force_delete(conn, image_id)
 
 
 def _force_delete(conn, image_id):

@@ -166,10 +166,7 @@ def test_glance_restarted_during_an_upload(limited, limits_cloud, run_module, tm
             run_module, "glance_image_data", {"image": image_id, "src": str(path), "cloud": cloud}, cloud=None, env=env
         )
         try:
-            deadline = time.monotonic() + 120
-            while proxy.request_bytes < MIB and time.monotonic() < deadline and not running.done():
-                time.sleep(0.1)
-            assert proxy.request_bytes >= MIB, "the upload did not start"
+            assert until_mib_moved(lambda: proxy.request_bytes, running, 120), "the upload did not start"
             stop_glance(limits_cloud)
         finally:
             proxy.release()
@@ -220,6 +217,14 @@ class HeldData(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def until_mib_moved(moved, running, seconds):
+    """Wait until ``moved()`` bytes reach 1 MiB while the task ``running`` (a future) goes on; whether they did."""
+    deadline = time.monotonic() + seconds
+    while moved() < MIB and time.monotonic() < deadline and not running.done():
+        time.sleep(0.1)
+    return moved() >= MIB
+
+
 def stop_glance(limits_cloud):
     """SIGTERM to the limits cloud's Glance; SIGKILL if it is still there after 20 s. Returns once it is gone."""
     glance_pid = int((limits_cloud.parent / "run" / "glance.pid").read_text())
@@ -252,10 +257,7 @@ def test_glance_restarted_during_an_import(limited, limits_cloud, run_module):
             running = pool.submit(
                 run_module, "glance_image_data", {"image": image_id, "url": base + "/disk.raw", "timeout": 20}, env=env
             )
-            deadline = time.monotonic() + 60
-            while HeldData.sent < MIB and time.monotonic() < deadline and not running.done():
-                time.sleep(0.1)
-            assert HeldData.sent >= MIB, "the import did not start"
+            assert until_mib_moved(lambda: HeldData.sent, running, 60), "the import did not start"
             stop_glance(limits_cloud)
         finally:
             HeldData.release.set()
