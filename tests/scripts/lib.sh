@@ -35,7 +35,7 @@ ensure_debs() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
+        apt-get update -qq || echo "warning: apt-get update failed; installing from the package lists at hand" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 }
@@ -48,15 +48,14 @@ ensure_venv() {
     fi
     say "installing $(basename "$requirements") into $venv"
     rm -rf "$venv"
-    "$PYTHON" -m venv "$venv"
-    quiet_pip "$venv/bin/pip" install -q -r "$requirements"
+    # Explicit: a stage runs with errexit off, and a half-installed venv must never get its stamp.
+    "$PYTHON" -m venv "$venv" || return 1
+    quiet_pip "$venv/bin/pip" install -q -r "$requirements" || return 1
     cp "$requirements" "$stamp"
 }
 
 ensure_tools() {
-    ensure_python
-    ensure_venv "$TOOLS" "$REPO/tests/requirements.txt"
-    export PATH=$TOOLS/bin:$PATH
+    ensure_python && ensure_venv "$TOOLS" "$REPO/tests/requirements.txt" && export PATH=$TOOLS/bin:$PATH
 }
 
 # ansible needs the collection at .../ansible_collections/osimages/glance: link the checkout there.
@@ -77,7 +76,7 @@ TEST_DEBS=(postgresql "${FIXTURE_IMAGE_DEBS[@]}" chromium graphviz)
 
 start_cloud() {
     local line
-    line=$("$REPO/tests/cloud/localcloud" up)
+    line=$("$REPO/tests/cloud/localcloud" up) || return 1
     export "${line?}"   # OS_CLIENT_CONFIG_FILE=...
     eval "$("$REPO/tests/cloud/localcloud" env)"
 }
