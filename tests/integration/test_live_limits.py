@@ -26,9 +26,9 @@ from harness import new_image
 from harness import raw_image
 from harness import sha512_file
 
-# Glance's limits and restarts do not vary with the matrix: newest cell only. The tests share one cloud, which
-# they stop and start, so pytest-xdist runs them in one worker.
-pytestmark = [pytest.mark.newest_only, pytest.mark.xdist_group("limits-cloud")]
+# Glance's limits and restarts do not vary with the matrix: newest cell only. The tests share one cloud, which they
+# stop and start, and check timings: tests/run-all runs them alone (own_cloud, see pytest.ini).
+pytestmark = [pytest.mark.newest_only, pytest.mark.own_cloud]
 MIB = 1024 * 1024
 SIZE_CAP = 8 * MIB
 QUOTA = 12 * MIB

@@ -15,8 +15,8 @@ from harness import ExtraCloud
 
 # Ports: free ones, chosen when it starts (localcloud's auto); its clouds.yaml names them.
 TLS_CLOUD = ExtraCloud("cloud-tls", LOCALCLOUD_TLS="1")
-# The transport does not vary with ansible-core or openstacksdk here: newest cell only, in one worker.
-pytestmark = [pytest.mark.newest_only, pytest.mark.xdist_group("tls-cloud")]
+# The transport does not vary with ansible-core or openstacksdk here: newest cell only, on a cloud of its own.
+pytestmark = [pytest.mark.newest_only, pytest.mark.own_cloud]
 
 
 @pytest.fixture(scope="module")
