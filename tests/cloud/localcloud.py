@@ -366,7 +366,8 @@ def make_test_ca():
 def probe(url):
     context = ssl.create_default_context(cafile=str(CA_CERT)) if TLS else None
     try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as resp:
+        # Generous: on a loaded machine a healthy service may take seconds, and a failed probe restarts it.
+        with urllib.request.urlopen(url, timeout=10, context=context) as resp:
             return resp.status
     except urllib.error.HTTPError as err:
         return err.code
