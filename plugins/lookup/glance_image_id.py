@@ -91,7 +91,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import open_connection
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
-from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
+from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
 
 
 class LookupModule(LookupBase):

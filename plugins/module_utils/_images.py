@@ -20,9 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-import uuid
-
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import deactivated_refusal
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
@@ -35,8 +32,12 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import IdT
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
-from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
+from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
+from ansible_collections.osimages.glance.plugins.module_utils._queries import json_patch
+from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
+from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
+from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
 
 try:
     from keystoneauth1 import exceptions as ksa_exceptions
@@ -55,77 +56,8 @@ TRANSIENT_STATUSES = (502, 503, 504)
 # Seconds to wait before each retry of a call declared retryable; then the error stands.
 RETRY_DELAYS = (1, 2, 4)
 
-# Filter name -> Glance list query parameter (GET /v2/images).
-LIST_FILTERS = {
-    "name": "name",
-    "status": "status",
-    "visibility": "visibility",
-    "owner": "owner",
-    "member_status": "member_status",
-    "tag": "tag",
-    "hidden": "os_hidden",
-    "protected": "protected",
-    "disk_format": "disk_format",
-    "container_format": "container_format",
-    "size_min": "size_min",
-    "size_max": "size_max",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "properties": None,  # each extra property becomes its own parameter
-}
-# filters.hidden value that lists hidden and visible images together (Glance itself lists one kind per query).
-HIDDEN_ANY = "any"
 # How many images find_one lists for an ambiguous name.
 AMBIGUITY_LIMIT = 10
-
-
-def image_query(filters, sort=None):
-    """Glance list parameters for the info module's ``filters`` and ``sort`` (pure; raises ValidationError).
-
-    Every filter is applied by Glance itself, so nothing is filtered on the client.
-    """
-    filters = dict(filters or {})
-    unknown = sorted(set(filters) - set(LIST_FILTERS))
-    if unknown:
-        raise ValidationError(
-            "unknown filter(s) %s; supported filters: %s" % (", ".join(unknown), ", ".join(sorted(LIST_FILTERS)))
-        )
-    query = {}
-    for key, value in filters.items():
-        if value is None:
-            continue
-        if key == "properties":
-            if not isinstance(value, dict):
-                raise ValidationError("filters.properties must be a dict of extra properties")
-            for prop, prop_value in value.items():
-                if prop in LIST_FILTERS.values() or prop in LIST_FILTERS:
-                    raise ValidationError("filters.properties.%s is a filter of its own; use filters.%s" % (prop, prop))
-                query[str(prop)] = str(prop_value)
-        elif key == "tag":
-            tags = value if isinstance(value, list) else [value]
-            query["tag"] = [str(tag) for tag in tags]  # repeated parameter: every tag must match
-        elif key == "hidden" and str(value).lower() == HIDDEN_ANY:
-            query["os_hidden"] = HIDDEN_ANY
-        elif key in ("hidden", "protected"):
-            try:
-                query[LIST_FILTERS[key]] = "true" if boolean(value) else "false"
-            except TypeError:
-                raise ValidationError("filters.%s must be a boolean, got %r" % (key, value))
-        elif isinstance(value, (dict, list)):
-            raise ValidationError("filters.%s must be a single value" % key)
-        else:
-            query[LIST_FILTERS[key]] = str(value)
-    if sort:
-        query["sort"] = sort
-    return query
-
-
-def owned_by(owner, name=None):
-    """The query for ``owner``'s images (hidden ones included), optionally only those called ``name``."""
-    query = {"owner": owner, "visibility": "all", "os_hidden": HIDDEN_ANY}
-    if name is not None:
-        query["name"] = name
-    return query
 
 
 def glance_now():
@@ -543,7 +475,7 @@ class ImageApi(object):
         try:
             project = self.conn.identity.find_project(name_or_id, ignore_missing=True)
         except sdk_exceptions.ForbiddenException:
-            if _looks_like_id(name_or_id):
+            if looks_like_id(name_or_id):
                 return name_or_id
             raise GlanceError(
                 "Failed to resolve project %r: Keystone does not let this user look up projects; "
@@ -552,7 +484,7 @@ class ImageApi(object):
         except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
             raise GlanceError("Failed to resolve project %r: %s" % (name_or_id, exc))
         if project is None:
-            if _looks_like_id(name_or_id):
+            if looks_like_id(name_or_id):
                 return name_or_id
             raise NotFound("Failed to resolve project %r: no such project" % name_or_id)
         return project.id
@@ -578,42 +510,6 @@ def _request_body(body):
             pass
         return b""
     return body
-
-
-def _looks_like_id(value):
-    text = str(value).replace("-", "")
-    return len(text) == 32 and all(c in "0123456789abcdef" for c in text.lower())
-
-
-# The namespace of IDs derived with glance_image's id_from option (a fixed, random UUID).
-DERIVED_ID_NAMESPACE = uuid.UUID("5b0c5f4e-2f0a-4e43-9a55-6e2a3c1d7f10")
-# Glance never reuses the ID of a deleted image: after this many deleted generations, give up.
-DERIVED_ID_ATTEMPTS = 50
-
-
-def derived_image_id(seed, generation=0):
-    """The ID of generation ``generation`` of the image identified by ``seed`` (pure, a UUID5).
-
-    Every run that derives from the same seed walks the same sequence, so parallel creators race
-    for the same ID and Glance keeps exactly one image; a deleted generation moves all of them on.
-    """
-    text = seed if generation == 0 else "%s#%d" % (seed, generation)
-    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, text))
-
-
-def looks_like_uuid(value):
-    return _looks_like_id(value) and str(value).count("-") == 4
-
-
-def json_patch(operations):
-    """Glance JSON-patch documents from a plan's (op, field, value) tuples."""
-    document = []
-    for op, field, value in operations:
-        entry = {"op": op, "path": "/" + field.replace("~", "~0").replace("/", "~1")}
-        if op != "remove":
-            entry["value"] = value
-        document.append(entry)
-    return document
 
 
 def apply_plan(api, image, plan):

@@ -340,11 +340,11 @@ image:
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
-from ansible_collections.osimages.glance.plugins.module_utils._images import DERIVED_ID_ATTEMPTS
 from ansible_collections.osimages.glance.plugins.module_utils._images import apply_plan
-from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
-from ansible_collections.osimages.glance.plugins.module_utils._images import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._queries import DERIVED_ID_ATTEMPTS
+from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
+from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import MEMBER_STATUSES

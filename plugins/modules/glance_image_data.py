@@ -271,10 +271,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Too
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
-from ansible_collections.osimages.glance.plugins.module_utils._images import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._images import glance_now
-from ansible_collections.osimages.glance.plugins.module_utils._images import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
+from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress

@@ -148,9 +148,9 @@ images:
       members: []
 """
 
-from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
-from ansible_collections.osimages.glance.plugins.module_utils._images import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
+from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 
 

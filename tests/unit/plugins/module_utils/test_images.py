@@ -1,4 +1,5 @@
-"""The API layer: list queries, JSON patches, retries, listings and finding one image, against scripted answers."""
+"""The request shapes (list queries, JSON patches) and the API layer (retries, listings, finding one image) against
+scripted answers."""
 
 import json
 import re
@@ -13,10 +14,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Con
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
-from ansible_collections.osimages.glance.plugins.module_utils._images import LIST_FILTERS
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
-from ansible_collections.osimages.glance.plugins.module_utils._images import image_query
-from ansible_collections.osimages.glance.plugins.module_utils._images import json_patch
+from ansible_collections.osimages.glance.plugins.module_utils._queries import LIST_FILTERS
+from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
+from ansible_collections.osimages.glance.plugins.module_utils._queries import json_patch
 
 
 @pytest.mark.parametrize(

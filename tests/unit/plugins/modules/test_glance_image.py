@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from ansible_collections.osimages.glance.plugins.module_utils._images import derived_image_id
+from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
 from ansible_collections.osimages.glance.plugins.modules import glance_image
 
 PROJECT = "p" * 32
