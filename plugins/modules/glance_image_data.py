@@ -642,8 +642,8 @@ class GlanceImageDataModule(GlanceModule):
             raise UnsafeImageError("%s (image %s)" % (mismatch, raw["id"]), detected_format=found["format"])
 
     def _send_with_retries(self, raw, method, progress):
-        """Send src; a transfer cut by a transient fault starts again from byte 0 once Glance has discarded the
-        partial data, up to ``retries`` times, each one a warning."""
+        """Send src; a transfer cut by a transient fault (a reset, HTTP 500 for the broken body, 502/503/504) starts
+        again from byte 0 once Glance has discarded the partial data, up to ``retries`` times, each a warning."""
         # A stream is read once: what a cut upload consumed cannot be sent again.
         retries = 0 if self.src_is_stream else self.params["retries"]
         attempt = conflicts = 0
@@ -656,7 +656,10 @@ class GlanceImageDataModule(GlanceModule):
                 conflicts += 1
                 if attempt == 0 or conflicts > retries or self._after_cut_upload(raw) != "queued":
                     raise
-            except TransientError as exc:
+            except GlanceError as exc:
+                # Glance answers 500 to an upload whose connection broke under it, when the answer still gets out.
+                if not isinstance(exc, TransientError) and exc.details.get("status_code") != 500:
+                    raise
                 left = self._after_cut_upload(raw)
                 if attempt >= retries or left != "queued":
                     outcome = CUT_UPLOAD_OUTCOMES.get(left, "The image is now %s" % left)
