@@ -5,10 +5,8 @@ check the outcome with plain openstacksdk, never with our own modules.
 The local cloud is started by tests/run-all (tests/cloud/localcloud up).
 """
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -28,6 +26,7 @@ from harness import PlaybookRunner
 from harness import fault_proxied
 from harness import find_leaks
 from harness import glance_port
+from harness import made_once
 
 
 def _require_cloud():
@@ -39,6 +38,17 @@ def _require_cloud():
             returncode=2,
         )
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked ``long`` first, longest first: parallel workers take tests in collection order, and a long
+    test started last keeps one worker busy after the others have finished."""
+
+    def seconds(item):
+        marker = item.get_closest_marker("long")
+        return marker.args[0] if marker else 0
+
+    items.sort(key=seconds, reverse=True)
 
 
 @pytest.fixture(scope="session")
@@ -132,22 +142,13 @@ def run_playbook(playbook_env, tmp_path):
 
 @pytest.fixture(scope="session")
 def fixture_image(tmp_path_factory):
-    """A 12 MiB bootable raw disk (syslinux, Debian's kernel, busybox), made by the project's script.
-
-    Made once per run: pytest-xdist workers share it through their common temporary root, under a lock.
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    path = shared / "fixture" / "fixture.raw"
-    path.parent.mkdir(exist_ok=True)
-    with open(shared / "fixture.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not path.exists():
-            script = Path(__file__).resolve().parents[1] / "scripts" / "make-fixture-image"
-            partial = path.with_suffix(".partial")
-            subprocess.run([str(script), str(partial)], check=True, timeout=900)
-            shutil.move(partial, path)
-    return path
+    """A 12 MiB bootable raw disk (syslinux, Debian's kernel, busybox), made once per run by the project's script."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make-fixture-image"
+    return made_once(
+        tmp_path_factory,
+        "fixture.raw",
+        lambda partial: subprocess.run([str(script), str(partial)], check=True, timeout=900),
+    )
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """Helpers shared by the integration tests (imported by conftest and the test modules)."""
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -291,3 +293,19 @@ class ExtraCloud:
 
     def down(self):
         self.run("down")
+
+
+def made_once(tmp_path_factory, name, make):
+    """``make(path)`` run once per test run for the file ``name``: pytest-xdist workers share it through their common
+    temporary root, under a lock. ``make`` writes a partial path, moved into place when it returns."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "shared" / name
+    path.parent.mkdir(exist_ok=True)
+    with open(shared / "shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = path.with_name(path.name + ".partial")
+            make(partial)
+            shutil.move(partial, path)
+    return path

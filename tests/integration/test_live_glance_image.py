@@ -3,6 +3,8 @@
 import json
 import subprocess
 
+import pytest
+
 from harness import OUTPUT_LOG
 from harness import raw_image
 from harness import sha512
@@ -23,6 +25,7 @@ def images_named(conn, name):
     return found
 
 
+@pytest.mark.long(80)
 def test_lifecycle(run_module, sdk, prefix, tmp_path):
     conn = sdk("demo")
     name = prefix + "life"

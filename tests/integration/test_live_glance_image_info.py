@@ -45,6 +45,7 @@ def names(result):
     return sorted(image["name"].rsplit("-", 1)[-1] for image in result["images"])
 
 
+@pytest.mark.long(90)
 def test_filters(run_module, catalog, prefix):
     mark, ids = catalog["mark"], catalog["ids"]
     # (cloud, filters, the suffixes expected); every query also filters on the catalog's own tag.

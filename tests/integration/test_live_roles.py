@@ -13,6 +13,7 @@ import pytest
 from glance_state import series_images
 from harness import PlaybookRunner
 from harness import file_server
+from harness import made_once
 from harness import sha512_file
 
 # The roles, the builds and the host's tools do not vary with ansible-core or openstacksdk: newest cell only.
@@ -39,22 +40,27 @@ def publish(run_playbook, name, version, artifact, **variables):
     return run_playbook("publish.yml", dict(base, **variables))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def artifact(fixture_image, playbook_env, tmp_path_factory):
-    """The fixture image built into a verified qcow2 artifact (file backend), once for the module's tests."""
-    tmp_path = tmp_path_factory.mktemp("artifact")
-    result = build(
-        PlaybookRunner(playbook_env, tmp_path),
-        tmp_path,
-        image_build_backend="file",
-        image_build_src=str(fixture_image),
-        image_build_src_format="raw",
-        image_build_format="qcow2",
-    )
-    assert result.rc == 0, result.output
-    return result.facts["artifact"]
+    """The fixture image built into a verified qcow2 artifact (file backend), once per run for every worker."""
+
+    def make(partial):
+        build_dir = partial.with_name("artifact-build")
+        result = build(
+            PlaybookRunner(playbook_env, build_dir),
+            build_dir,
+            image_build_backend="file",
+            image_build_src=str(fixture_image),
+            image_build_src_format="raw",
+            image_build_format="qcow2",
+        )
+        assert result.rc == 0, result.output
+        partial.write_text(json.dumps(result.facts["artifact"]))
+
+    return json.loads(made_once(tmp_path_factory, "artifact.json", make).read_text())
 
 
+@pytest.mark.long(260)
 def test_build_verifies_converts_and_boot_tests_then_skips(fixture_image, run_playbook, tmp_path):
     variables = dict(
         image_build_backend="file",
@@ -204,6 +210,7 @@ def test_build_url_backend_downloads_once_with_a_required_checksum(fixture_image
         assert len(hits) == downloads, "the cached download was fetched again"
 
 
+@pytest.mark.long(140)
 def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     conn = sdk("demo")
     name = prefix + "series"
@@ -339,6 +346,7 @@ def debian_mirrors():
     return mirrors
 
 
+@pytest.mark.long(190)
 def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
     variables = dict(
         image_build_backend="rootfs",
@@ -361,6 +369,7 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     assert again.rc == 0 and again.changed == 0, again.output
 
 
+@pytest.mark.long(240)
 def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     mirrors = debian_mirrors()
     env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}
