@@ -28,13 +28,11 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Amb
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
-from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
-from ansible_collections.osimages.glance.plugins.module_utils._queries import json_patch
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
@@ -510,50 +508,3 @@ def _request_body(body):
             pass
         return b""
     return body
-
-
-def apply_plan(api, image, plan):
-    """Carry out a plan from _reconcile.make_plan, in a safe order; return the raw image's ID.
-
-    Order: create, reactivate, attributes and properties (one JSON patch), tags,
-    members, own membership, deactivate, delete. When a step after a create
-    fails, the new image is deleted so that no half-made image is left behind.
-    """
-    created = False
-    if plan["create"] is not None:
-        try:
-            image = api.create(plan["create"])
-        except Conflict as exc:
-            if "id" in plan["create"]:
-                raise IdTaken(
-                    "Failed to create image %s with ID %s: an image with that ID already exists, but this "
-                    "project cannot see it" % (plan["create"].get("name"), plan["create"]["id"]),
-                    **exc.details,
-                )
-            raise
-        created = True
-    try:
-        if plan["status_action"] == "reactivate":
-            api.reactivate(image)
-        if plan["patch"]:
-            api.patch(image, json_patch(plan["patch"]))
-        for tag in plan["add_tags"]:
-            api.add_tag(image, tag)
-        for tag in plan["remove_tags"]:
-            api.remove_tag(image, tag)
-        for project_id in plan["add_members"]:
-            api.add_member(image, project_id)
-        for project_id in plan["remove_members"]:
-            api.remove_member(image, project_id)
-        if plan["member_status"]:
-            api.set_member_status(image, api.project_id, plan["member_status"])
-        if plan["status_action"] == "deactivate":
-            api.deactivate(image)
-        if plan["delete"]:
-            api.delete(image)
-    except GlanceError as exc:
-        if created:
-            api.delete(image)
-            exc.msg += "; the new image %s was deleted again" % image["id"]
-        raise
-    return image["id"]

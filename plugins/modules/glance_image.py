@@ -338,9 +338,9 @@ image:
     members: []
 """
 
+from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_plan
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
-from ansible_collections.osimages.glance.plugins.module_utils._images import apply_plan
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import DERIVED_ID_ATTEMPTS
 from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
