@@ -706,7 +706,8 @@ def machine():
         "date": time.strftime("%Y-%m-%d"),
         "ansible_core": ansible.release.__version__,
         "openstacksdk": openstack.version.__version__,
-        "glance": "local Glance + Keystone under uWSGI on 127.0.0.1, sqlite, file stores (tests/cloud/localcloud)",
+        "glance": "local Glance + Keystone under uWSGI on 127.0.0.1, %s, file stores (tests/cloud/localcloud)"
+        % os.environ.get("LOCALCLOUD_DB", "sqlite"),
     }
 
 
