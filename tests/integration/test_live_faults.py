@@ -16,6 +16,8 @@ from harness import sha512
 
 # 20 reset points spread over an upload of PAYLOAD_SIZE bytes (the request head comes first).
 UPLOAD_OFFSETS = [1000 + index * (PAYLOAD_SIZE // 20) for index in range(20)]
+# The three that both cells run: in the request's first bytes, halfway, near the end.
+HEAD_MIDDLE_TAIL = [UPLOAD_OFFSETS[0], UPLOAD_OFFSETS[10], UPLOAD_OFFSETS[-1]]
 DOWNLOAD_OFFSETS = [200, 64 * 1024, 1024 * 1024, 3 * 1024 * 1024, PAYLOAD_SIZE - 10000]
 
 
@@ -70,8 +72,7 @@ def test_uploads_reset_in_the_head_middle_and_tail_are_retried(run_module, proxi
     """How a reset reaches the module varies with openstacksdk and keystoneauth (a reset, or Glance's HTTP 500 for
     the broken body), so both cells run this one: a reset in the request's first bytes, one halfway, one near the
     end."""
-    offsets = [UPLOAD_OFFSETS[0], UPLOAD_OFFSETS[10], UPLOAD_OFFSETS[-1]]
-    uploads_reset_once(run_module, proxied, sdk("demo"), prefix, payload, offsets)
+    uploads_reset_once(run_module, proxied, sdk("demo"), prefix, payload, HEAD_MIDDLE_TAIL)
 
 
 @pytest.mark.long(100)
@@ -79,8 +80,7 @@ def test_uploads_reset_in_the_head_middle_and_tail_are_retried(run_module, proxi
 def test_uploads_reset_at_every_other_offset_are_retried(run_module, proxied, sdk, prefix, payload):
     """The other 17 of the 20 offsets: where the reset falls is Glance's and the proxy's business, not the
     matrix's, so the newest cell alone covers them."""
-    head_middle_tail = {UPLOAD_OFFSETS[0], UPLOAD_OFFSETS[10], UPLOAD_OFFSETS[-1]}
-    offsets = [offset for offset in UPLOAD_OFFSETS if offset not in head_middle_tail]
+    offsets = [offset for offset in UPLOAD_OFFSETS if offset not in HEAD_MIDDLE_TAIL]
     uploads_reset_once(run_module, proxied, sdk("demo"), prefix, payload, offsets)
 
 
