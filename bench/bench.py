@@ -99,6 +99,22 @@ def run_measured(cmd, env=None):
     return wall, usage.ru_utime + usage.ru_stime, peak, text
 
 
+def settle():
+    """Flush the page cache's dirty pages before a measured run.
+
+    Glance writes every upload to its file store; without this, the contender after an upload pays for the
+    previous one's writeback, and the one after a slow peer (whose own exit gave the disk time) looks faster.
+    """
+    os.sync()
+    time.sleep(1)
+
+
+def rotated(contenders, round_no):
+    """The contenders in this round's order: each one takes every slot in turn, so no one always goes first."""
+    shift = round_no % len(contenders)
+    return contenders[shift:] + contenders[:shift]
+
+
 def module_cmd(module, args):
     """Run one of our modules as the module process itself (as AnsiballZ would run it)."""
     args_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
@@ -195,9 +211,7 @@ def delete_image(c, image_id):
 
 
 def upload_contenders(c, path):
-    token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
-    if not endpoint.endswith("/v2"):
-        endpoint += "/v2"
+    token, endpoint = c.auth_token, glance_v2(c)
     sdk_script = (
         "import openstack,sys; c=openstack.connect(cloud='%s'); "
         "c.image.create_image(sys.argv[1], filename=sys.argv[2], disk_format='raw', "
@@ -222,6 +236,14 @@ def upload_contenders(c, path):
             "Content-Type: application/octet-stream",
             "%s/images/%s/file" % (endpoint, image_id),
         ]
+
+    def curl_fresh_token(name):
+        image_id = new_image(c, name)
+        then = (
+            'curl -sS -f -T "$3" -H "Expect:" -H "X-Auth-Token: $token" '
+            '-H "Content-Type: application/octet-stream" "$4/images/$5/file"'
+        )
+        return image_id, fresh_token_cmd(then, str(path), endpoint, image_id)
 
     def ours(name):
         image_id = new_image(c, name)
@@ -265,6 +287,7 @@ def upload_contenders(c, path):
 
     contenders = [
         ("curl -T (the limit)", curl, module_env()),
+        ("curl: own token, then -T", curl_fresh_token, module_env()),
         ("osimages.glance.glance_image_data", ours, module_env()),
         ("openstacksdk create_image", sdk, module_env()),
     ]
@@ -282,9 +305,10 @@ def bench_upload(sizes, rounds):
         contenders = upload_contenders(c, path)
         samples = dict((name, []) for name, dummy_prepare, dummy_env in contenders)
         for round_no in range(rounds):
-            for name, prepare, env in contenders:
+            for name, prepare, env in rotated(contenders, round_no):
                 image_name = "bench-up-%d-%d-%s" % (size, round_no, re.sub(r"\W", "", name)[:12])
                 image_id, cmd = prepare(image_name)
+                settle()
                 wall, cpu, rss, _out = run_measured(cmd, env)
                 found = list(c.image.images(name=image_name))
                 ids = [image_id] if image_id else [image.id for image in found]
@@ -314,9 +338,7 @@ def bench_download(size, rounds):
         check=True,
         capture_output=True,
     )
-    token, endpoint = c.auth_token, c.image.get_endpoint().rstrip("/")
-    if not endpoint.endswith("/v2"):
-        endpoint += "/v2"
+    token, endpoint = c.auth_token, glance_v2(c)
     dest = WORK / "download.raw"
     contenders = [
         (
@@ -346,6 +368,15 @@ def bench_download(size, rounds):
             ],
         ),
         (
+            "curl: own token, then GET + sync",
+            fresh_token_cmd(
+                'curl -sS -f -o "$3" -H "X-Auth-Token: $token" "$4/images/$5/file" && sync "$3"',
+                str(dest),
+                endpoint,
+                image_id,
+            ),
+        ),
+        (
             "osimages.glance.glance_image_data",
             module_cmd("glance_image_data", {"cloud": CLOUD, "image": image_id, "dest": str(dest)}),
         ),
@@ -359,10 +390,11 @@ def bench_download(size, rounds):
         )
     samples = dict((name, []) for name, dummy_cmd in contenders)
     try:
-        for dummy in range(rounds):
-            for name, cmd in contenders:
+        for round_no in range(rounds):
+            for name, cmd in rotated(contenders, round_no):
                 if dest.exists():
                     dest.unlink()
+                settle()
                 wall, cpu, rss, _out = run_measured(cmd, peer_env() if "OSC" in name else module_env())
                 if dest.stat().st_size != size * GIB:
                     raise RuntimeError("%s wrote %d bytes, not %d" % (name, dest.stat().st_size, size * GIB))
@@ -517,8 +549,10 @@ def noop_artifacts(count, prefix):
 
 
 def playbook_cmd(bin_dir, playbook, python, extra_vars):
-    extra = WORK / ("%s.vars.json" % Path(playbook).stem)
-    extra.write_text(json.dumps(dict(extra_vars, ansible_python_interpreter=python)))
+    text = json.dumps(dict(extra_vars, ansible_python_interpreter=python))
+    # One file per set of variables: two contenders of one playbook (20 and 200 images) keep theirs.
+    extra = WORK / ("%s-%s.vars.json" % (Path(playbook).stem, hashlib.sha1(text.encode()).hexdigest()[:8]))
+    extra.write_text(text)
     return [
         str(Path(bin_dir) / "ansible-playbook"),
         "-i",
@@ -532,6 +566,25 @@ def playbook_cmd(bin_dir, playbook, python, extra_vars):
 def recap_changed(output):
     match = re.search(r"^localhost\s*:.*changed=(\d+)", output, re.M)
     return int(match.group(1)) if match else None
+
+
+def noop_catalog_cmd(count):
+    """catalog_publish of a catalog of ``count`` images, one version each, under a managed tag of its own."""
+    prefix = "bench-catalog-%d" % count
+    catalog = [
+        {
+            "name": artifact["name"],
+            "format": "raw",
+            "login": "root",
+            "status": "active",
+            "visibility": "private",
+            "meta": {"uuid_validity": "forever"},
+            "versions": [{"version": "1", "artifact": artifact["path"]}],
+        }
+        for artifact in noop_artifacts(count, prefix)
+    ]
+    extra = {"bench_cloud": CLOUD, "bench_tag": prefix, "bench_catalog": catalog}
+    return playbook_cmd(Path(sys.executable).parent, "noop_catalog.yml", sys.executable, extra)
 
 
 def noop_publish_contenders(count):
@@ -550,11 +603,17 @@ def noop_publish_contenders(count):
     return [
         ("osimages.glance.image_publish x%d" % count, ours, module_env()),
         ("openstack.cloud.image x%d" % count, peer, peer_env()),
+        ("osimages.glance.catalog_publish, %d images" % count, noop_catalog_cmd(count), module_env()),
+        ("osimages.glance.catalog_publish, %d images" % (count * 10), noop_catalog_cmd(count * 10), module_env()),
     ]
 
 
-def auth_and_round_trip_cmd(image_id):
-    """curl: one Keystone password authentication, then one GET of the image (the network part of the floor)."""
+def fresh_token_cmd(then, *args):
+    """sh + curl: one Keystone password authentication, then ``then`` (a shell line that uses $token and $3...).
+
+    This is what any client pays before its first Glance call: its own token, which Glance validates
+    with Keystone on first use. The bench's other curl contenders reuse a token Glance has already seen.
+    """
     cloud = openstack.config.OpenStackConfig().get_one(cloud=CLOUD)
     auth = cloud.config["auth"]
     body = {
@@ -580,20 +639,28 @@ def auth_and_round_trip_cmd(image_id):
     body_file = WORK / "auth.json"
     body_file.touch(mode=0o600)
     body_file.write_text(json.dumps(body))
-    glance = conn().image.get_endpoint().rstrip("/")
-    if not glance.endswith("/v2"):
-        glance += "/v2"
     script = (
         'token=$(curl -sS -f -D - -o /dev/null -H "Content-Type: application/json" -d @"$1" "$2/auth/tokens" '
-        '| tr -d "\\r" | sed -n "s/^[Xx]-[Ss]ubject-[Tt]oken: //p") && '
-        'curl -sS -f -o /dev/null -H "X-Auth-Token: $token" "$3/images/$4"'
+        '| tr -d "\\r" | sed -n "s/^[Xx]-[Ss]ubject-[Tt]oken: //p") && ' + then
     )
-    return ["sh", "-c", script, "auth-round-trip", str(body_file), auth["auth_url"].rstrip("/"), glance, image_id]
+    return ["sh", "-c", script, "fresh-token", str(body_file), auth["auth_url"].rstrip("/")] + list(args)
+
+
+def glance_v2(c):
+    endpoint = c.image.get_endpoint().rstrip("/")
+    return endpoint if endpoint.endswith("/v2") else endpoint + "/v2"
+
+
+def auth_and_round_trip_cmd(image_id):
+    """curl: one Keystone password authentication, then one GET of the image (the network part of the floor)."""
+    then = 'curl -sS -f -o /dev/null -H "X-Auth-Token: $token" "$3/images/$4"'
+    return fresh_token_cmd(then, glance_v2(conn()), image_id)
 
 
 def bench_noop(count, rounds):
-    """No-op runs: image_publish of ``count`` images against as many openstack.cloud.image tasks, and one
-    no-op glance_image task against the floor (ansible -m ping, plus one authentication and one GET)."""
+    """No-op runs: image_publish of ``count`` images and catalog_publish of catalogs of ``count`` and ten times as
+    many images, against ``count`` openstack.cloud.image tasks; and one no-op glance_image task against the floor
+    (ansible -m ping, plus one authentication and one GET)."""
     c = conn()
     results = {}
     publish = noop_publish_contenders(count)
@@ -601,13 +668,14 @@ def bench_noop(count, rounds):
         run_measured(cmd, env)
     samples = dict((name, []) for name, dummy_cmd, dummy_env in publish)
     changed = {}
-    for dummy in range(rounds):
-        for name, cmd, env in publish:
+    for round_no in range(rounds):
+        for name, cmd, env in rotated(publish, round_no):
             wall, cpu, rss, out = run_measured(cmd, env)
             changed[name] = recap_changed(out)
             samples[name].append((wall, cpu, rss))
-    if changed[publish[0][0]] != 0:
-        raise RuntimeError("the no-op image_publish run changed %s things" % changed[publish[0][0]])
+    for name, dummy_cmd, dummy_env in publish:
+        if name.startswith("osimages") and changed[name] != 0:
+            raise RuntimeError("the no-op run of %s changed %s things" % (name, changed[name]))
     reference = summarize("ref", samples[publish[1][0]])
     rows = [
         dict(summarize(name, samples[name], reference), changed=changed[name]) for name, dummy, dummy_env in publish

@@ -122,3 +122,9 @@ def json_patch(operations):
             entry["value"] = value
         document.append(entry)
     return document
+
+
+def names_query(names):
+    """The query for the visible images, of any owner and visibility, called one of ``names`` (Glance's ``in:``)."""
+    quoted = ",".join('"%s"' % name.replace("\\", "\\\\").replace('"', '\\"') for name in names)
+    return {"name": "in:" + quoted, "visibility": "all"}

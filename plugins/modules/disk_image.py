@@ -192,7 +192,7 @@ class DiskImageModule(LocalModule):
 
     def run(self):
         params = self.params
-        if not diskimage.HAS_FORMAT_INSPECTOR:
+        if not diskimage.has_format_inspector():
             self.ansible.fail_json(msg=missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
         src = params["src"]
         if not os.path.isfile(src):

@@ -1,0 +1,407 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal use only: this file is not part of the collection's public API.
+"""An image catalog, read and checked as a whole before anything touches Glance.
+
+The format is openstack-image-manager's (OSISM): YAML documents with a top-level ``images:`` list, each image
+with ``name``, ``format``, ``login``, ``status``, ``visibility``, ``multi``, ``meta``, ``tags``, ``versions`` and
+optionally ``latest_url`` / ``latest_checksum_url``. A catalog written for that tool reads here unchanged, with
+the same meaning. This collection adds a few keys of its own (``members``, ``stores``, ``method``,
+``container_format``, and a version's ``artifact``), listed in ``OUR_IMAGE_KEYS`` and ``OUR_VERSION_KEYS``.
+
+Pure functions, no I/O: the caller parses the files and passes ``(origin, document)`` pairs. ``load_catalog``
+returns the normalized images or raises ``CatalogError`` listing every problem, each with its origin and image.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import VISIBILITIES
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
+
+# openstack-image-manager's keys, and what an image gets when it leaves an optional one out.
+OSISM_IMAGE_DEFAULTS = {
+    "enable": True,
+    "keep": False,
+    "latest_checksum_url": None,
+    "latest_url": None,
+    "meta": {},
+    "min_disk": 0,
+    "min_ram": 0,
+    "multi": True,
+    "password": None,
+    "separator": " ",
+    "shortname": None,
+    "tags": [],
+}
+# The keys openstack-image-manager itself refuses to go without.
+REQUIRED_IMAGE_KEYS = ("name", "format", "login", "status", "visibility", "versions")
+OUR_IMAGE_DEFAULTS = {
+    "container_format": "bare",
+    "members": [],
+    "method": "direct",
+    "stores": [],
+}
+OSISM_VERSION_KEYS = (
+    "build_date",
+    "checksum",
+    "checksums_url",
+    "hidden",
+    "id",
+    "image_description",
+    "meta",
+    "mirror_url",
+    "os_version",
+    "source",
+    "url",
+    "version",
+    "visibility",
+)
+# ``artifact``: a local file instead of a URL, such as image_build's image_build_artifact fact.
+OUR_VERSION_KEYS = ("artifact",)
+OUR_IMAGE_KEYS = tuple(OUR_IMAGE_DEFAULTS)
+IMAGE_KEYS = frozenset(REQUIRED_IMAGE_KEYS) | frozenset(OSISM_IMAGE_DEFAULTS) | frozenset(OUR_IMAGE_KEYS)
+VERSION_KEYS = frozenset(OSISM_VERSION_KEYS) | frozenset(OUR_VERSION_KEYS)
+ARTIFACT_KEYS = frozenset(("path", "sha512", "size", "disk_format", "container_format", "min_disk", "build_date"))
+
+STATUSES = ("active", "deactivated")
+METHODS = ("direct", "glance-direct", "web-download")
+URL_PATTERN = re.compile(r"^(https?|ftps?)://\w")
+FILE_URL_PATTERN = re.compile(r"^file:(///)?\w")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REPLACE_FREQUENCIES = ("yearly", "quarterly", "monthly", "weekly", "daily", "critical_bug", "never")
+# SCS image metadata (scs-0102): how long a version's UUID stays usable once a newer version supersedes it.
+VALIDITY_WORDS = ("none", "forever", "notice")
+LAST_N = re.compile(r"^last-(\d+)$")
+# A version that follows upstream's moving "latest" file; resolved to a dated version before planning.
+LATEST = "latest"
+
+
+class CatalogError(ValidationError):
+    """Every problem found in a catalog, in one error."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        lines = ["the catalog has %d problem(s); nothing was changed in Glance:" % len(self.problems)]
+        lines.extend("  - %s" % problem for problem in self.problems)
+        super(CatalogError, self).__init__("\n".join(lines))
+
+
+class _Problems(object):
+    """Collects problems, each prefixed with where it was found."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, where, message, *args):
+        self.items.append("%s: %s" % (where, message % args if args else message))
+
+
+def natural_key(version):
+    """Sort key that puts 1.10 after 1.9 and 20260102 after 20251231, as openstack-image-manager does."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(version)) if part]
+
+
+def versioned_name(image, version):
+    """The name a version of ``image`` carries when it is not the current one (or always, when not multi)."""
+    if image["multi"]:
+        return "%s%s(%s)" % (image["name"], image["separator"], version)
+    return "%s%s%s" % (image["name"], image["separator"], version)
+
+
+def parse_validity(value):
+    """``uuid_validity`` as (kind, argument): ("none", None), ("last", N), ("date", date), ("forever"|"notice", None).
+
+    Raises ValueError with the reason when the value is not one of SCS's forms.
+    """
+    if isinstance(value, datetime.date):
+        return "date", value
+    text = str(value).strip()
+    if text in VALIDITY_WORDS:
+        return text, None
+    match = LAST_N.match(text)
+    if match:
+        count = int(match.group(1))
+        if count < 1:
+            raise ValueError("last-%d keeps no version at all; use none" % count)
+        return "last", count
+    if DATE_PATTERN.match(text):
+        return "date", _parse_date(text)
+    raise ValueError("%r is none, last-N, forever, notice or a date (YYYY-MM-DD)" % (value,))
+
+
+def _parse_date(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError("%r is not a date (YYYY-MM-DD)" % text)
+
+
+def load_catalog(documents):
+    """Check and normalize a catalog given as ``[(origin, document), ...]``; return its images.
+
+    ``origin`` names where the document came from (a file name), for the messages. Images with
+    ``enable: false`` are returned too, flagged: the planner retires what they left in Glance.
+    Raises CatalogError with every problem found.
+    """
+    problems = _Problems()
+    images = []
+    for origin, document in documents:
+        if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+            problems.add(origin, "a catalog file holds a mapping with an 'images' list")
+            continue
+        if not document["images"]:
+            problems.add(origin, "the 'images' list is empty")
+        unknown = sorted(set(document) - {"images"})
+        if unknown:
+            problems.add(origin, "unknown top-level key(s): %s", ", ".join(unknown))
+        for index, raw in enumerate(document["images"]):
+            image = _check_image(problems, origin, index, raw)
+            if image is not None:
+                images.append(image)
+    _check_names(problems, images)
+    if problems.items:
+        raise CatalogError(problems.items)
+    return images
+
+
+def _check_image(problems, origin, index, raw):
+    if not isinstance(raw, dict):
+        problems.add("%s, image #%d" % (origin, index + 1), "an image is a mapping")
+        return None
+    where = "%s, image %r" % (origin, raw.get("name", "#%d" % (index + 1)))
+    unknown = sorted(set(raw) - IMAGE_KEYS)
+    if unknown:
+        problems.add(where, "unknown key(s): %s", ", ".join(unknown))
+    missing = [key for key in REQUIRED_IMAGE_KEYS if key not in raw]
+    if missing:
+        problems.add(where, "missing required key(s): %s", ", ".join(missing))
+    image = dict(OSISM_IMAGE_DEFAULTS)
+    image.update(OUR_IMAGE_DEFAULTS)
+    image.update((key, value) for key, value in raw.items() if key in IMAGE_KEYS and value is not None)
+    image["origin"] = origin
+    if not isinstance(image.get("name"), str) or not image.get("name", "").strip():
+        if "name" in raw:
+            problems.add(where, "name must be a non-empty string")
+        return None
+
+    _check_choice(problems, where, image, "format", DISK_FORMATS)
+    _check_choice(problems, where, image, "container_format", CONTAINER_FORMATS)
+    _check_choice(problems, where, image, "status", STATUSES)
+    _check_choice(problems, where, image, "visibility", VISIBILITIES)
+    _check_choice(problems, where, image, "method", METHODS)
+    for key in ("multi", "enable", "keep"):
+        if not isinstance(image[key], bool):
+            problems.add(where, "%s must be true or false, not %r", key, image[key])
+    for key in ("min_disk", "min_ram"):
+        if isinstance(image[key], bool) or not isinstance(image[key], int) or image[key] < 0:
+            problems.add(where, "%s must be a whole number >= 0, not %r", key, image[key])
+    for key in ("tags", "members", "stores"):
+        if not isinstance(image[key], list) or not all(isinstance(item, str) and item for item in image[key]):
+            problems.add(where, "%s must be a list of non-empty strings", key)
+            image[key] = []
+    if image["members"] and image.get("visibility") != "shared":
+        problems.add(where, "members are only for visibility shared, not %s", image.get("visibility"))
+    if not isinstance(image["meta"], dict):
+        problems.add(where, "meta must be a mapping of image properties")
+        image["meta"] = {}
+    image["meta"] = _check_meta(problems, where, image["meta"])
+    if bool(image["latest_url"]) != bool(image["latest_checksum_url"]):
+        problems.add(where, "latest_url and latest_checksum_url go together")
+    for key in ("latest_url", "latest_checksum_url"):
+        if image[key] and not URL_PATTERN.match(str(image[key])):
+            problems.add(where, "%s must be an http(s) or ftp(s) URL", key)
+
+    image["validity"] = None
+    if "uuid_validity" in image["meta"]:
+        try:
+            image["validity"] = parse_validity(image["meta"]["uuid_validity"])
+        except ValueError as exc:
+            problems.add(where, "meta.uuid_validity: %s", exc)
+
+    versions = raw.get("versions")
+    if not isinstance(versions, list):
+        if "versions" in raw:
+            problems.add(where, "versions must be a list")
+        versions = []
+    image["versions"] = []
+    seen = set()
+    for position, version in enumerate(versions):
+        checked = _check_version(problems, where, position, version, image)
+        if checked is None:
+            continue
+        if checked["version"] in seen:
+            problems.add(where, "version %s is listed twice", checked["version"])
+        seen.add(checked["version"])
+        image["versions"].append(checked)
+    if not versions and not image["latest_url"] and image["enable"]:
+        problems.add(where, "an enabled image needs at least one version, or latest_url")
+    image["versions"].sort(key=lambda item: natural_key(item["version"]))
+    _check_retention(problems, where, image)
+    return image
+
+
+def _check_choice(problems, where, image, key, choices):
+    if key in image and image[key] not in choices:
+        problems.add(where, "%s must be one of %s, not %r", key, ", ".join(choices), image[key])
+
+
+def _check_meta(problems, where, meta):
+    """Image properties: scalars, as Glance stores strings. The SCS keys are checked for their forms."""
+    checked = {}
+    for key, value in meta.items():
+        if isinstance(value, (dict, list)):
+            problems.add(where, "meta.%s must be a single value, not a %s", key, type(value).__name__)
+            continue
+        checked[str(key)] = value
+    frequency = checked.get("replace_frequency")
+    if frequency is not None and frequency not in REPLACE_FREQUENCIES:
+        problems.add(
+            where, "meta.replace_frequency must be one of %s, not %r", ", ".join(REPLACE_FREQUENCIES), frequency
+        )
+    until = checked.get("provided_until")
+    if until is not None and until != "none" and not isinstance(until, datetime.date):
+        try:
+            _parse_date(str(until))
+        except ValueError as exc:
+            problems.add(where, "meta.provided_until must be none or a date: %s", exc)
+    return checked
+
+
+def _check_version(problems, where, position, raw, image):
+    if not isinstance(raw, dict) or "version" not in raw:
+        problems.add(where, "versions[%d] must be a mapping with a version", position)
+        return None
+    name = str(raw["version"]).strip()
+    here = "%s, version %s" % (where, name)
+    if not name or not re.match(r"^[A-Za-z0-9._+:~-]+$", name):
+        problems.add(here, "a version holds letters, digits and ._+:~- only")
+    unknown = sorted(set(raw) - VERSION_KEYS)
+    if unknown:
+        problems.add(here, "unknown key(s): %s", ", ".join(unknown))
+    version = {
+        "version": name,
+        "url": raw.get("url"),
+        "mirror_url": raw.get("mirror_url"),
+        "checksum": None,
+        "checksums_url": raw.get("checksums_url"),
+        "artifact": raw.get("artifact"),
+        "build_date": None,
+        "visibility": raw.get("visibility"),
+        "hidden": raw.get("hidden"),
+        "os_version": raw.get("os_version"),
+        "id": raw.get("id"),
+        "source": raw.get("source"),
+        "image_description": raw.get("image_description"),
+        "meta": {},
+    }
+    if raw.get("meta") is not None:
+        if isinstance(raw["meta"], dict):
+            version["meta"] = _check_meta(problems, here, raw["meta"])
+        else:
+            problems.add(here, "meta must be a mapping of image properties")
+
+    if version["url"] is None and version["artifact"] is None:
+        problems.add(here, "a version needs a url or an artifact")
+    if version["url"] is not None and version["artifact"] is not None:
+        problems.add(here, "a version has a url or an artifact, not both")
+    for key in ("url", "mirror_url"):
+        value = version[key]
+        if value is not None and not (URL_PATTERN.match(str(value)) or FILE_URL_PATTERN.match(str(value))):
+            problems.add(here, "%s must be an http(s), ftp(s) or file: URL, not %r", key, value)
+    if version["checksums_url"] is not None and not URL_PATTERN.match(str(version["checksums_url"])):
+        problems.add(here, "checksums_url must be an http(s) or ftp(s) URL")
+    if name == LATEST and not (version["checksums_url"] or image["latest_checksum_url"]):
+        problems.add(here, "version latest needs checksums_url: without it a new upstream file goes unnoticed")
+    if raw.get("checksum") is not None:
+        try:
+            version["checksum"] = "%s:%s" % parse_checksum(str(raw["checksum"]))
+        except ValidationError as exc:
+            problems.add(here, exc.msg)
+    if version["artifact"] is not None:
+        version["artifact"] = _check_artifact(problems, here, version["artifact"])
+    if raw.get("build_date") is not None:
+        value = raw["build_date"]
+        if isinstance(value, datetime.datetime):
+            value = value.date()
+        if not isinstance(value, datetime.date):
+            try:
+                value = _parse_date(str(value)[:10])
+            except ValueError as exc:
+                problems.add(here, "build_date: %s", exc)
+                value = None
+        version["build_date"] = value
+    if version["visibility"] is not None and version["visibility"] not in VISIBILITIES:
+        problems.add(here, "visibility must be one of %s", ", ".join(VISIBILITIES))
+    if version["hidden"] is not None and not isinstance(version["hidden"], bool):
+        problems.add(here, "hidden must be true or false")
+    if version["id"] is not None and not re.match(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", str(version["id"])):
+        problems.add(here, "id must be a lower-case UUID")
+    return version
+
+
+def _check_artifact(problems, here, artifact):
+    """A local file: a path, or a mapping like image_build's artifact fact (path, sha512, disk_format, ...)."""
+    if isinstance(artifact, str):
+        artifact = {"path": artifact}
+    if not isinstance(artifact, dict) or not artifact.get("path"):
+        problems.add(here, "artifact is a path, or a mapping with a path (such as image_build_artifact)")
+        return None
+    checked = dict((key, value) for key, value in artifact.items() if key in ARTIFACT_KEYS)
+    if checked.get("sha512"):
+        try:
+            parse_checksum("sha512:%s" % checked["sha512"])
+        except ValidationError as exc:
+            problems.add(here, "artifact.%s", exc.msg)
+    return checked
+
+
+def _check_retention(problems, where, image):
+    """Settings that cannot all hold: a catalog that lists more versions than its own validity keeps."""
+    validity = image["validity"]
+    if validity is None or not image["multi"]:
+        return
+    kind, argument = validity
+    listed = len(image["versions"])
+    if kind == "last" and listed > argument:
+        problems.add(
+            where,
+            "meta.uuid_validity last-%d keeps %d version(s), but the catalog lists %d; list fewer or keep more",
+            argument,
+            argument,
+            listed,
+        )
+    if kind == "none" and listed > 1:
+        problems.add(where, "meta.uuid_validity none keeps no superseded version, but the catalog lists %d", listed)
+
+
+def _check_names(problems, images):
+    """Every name the catalog gives Glance belongs to one image and one version."""
+    owners = {}
+    for image in images:
+        names = [(image["name"], "its name")]
+        names.extend(
+            (versioned_name(image, version["version"]), "version %s" % version["version"])
+            for version in image["versions"]
+        )
+        for name, what in names:
+            owner = owners.setdefault(name, (image, what))
+            if owner[0] is not image:
+                problems.add(
+                    "%s, image %r" % (image["origin"], image["name"]),
+                    "the name %r (%s) is also taken by %s, image %r (%s)",
+                    name,
+                    what,
+                    owner[0]["origin"],
+                    owner[0]["name"],
+                    owner[1],
+                )

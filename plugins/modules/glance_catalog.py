@@ -1,0 +1,387 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the osimages.glance collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: glance_catalog
+short_description: Reconcile a whole image catalog with Glance in one pass
+version_added: 0.2.0
+description:
+  - Reads an image catalog in the format of OSISM's openstack-image-manager (a top-level C(images) list), checks
+    all of it before touching Glance, and computes one plan for every image and version in it. A catalog written
+    for openstack-image-manager reads unchanged, with the same meaning of C(multi), C(status), C(visibility),
+    C(meta), C(tags), C(enable) and C(versions). See the catalog page of the documentation for the format.
+  - 'The plan, per Glance image: create, upload, promote, demote, update, hide, deactivate, delete or nothing,
+    each with its reason. It is ordered so that no two visible images ever carry one name: an image leaves a name
+    before another one takes it.'
+  - Everything that does not move bytes (metadata, promotion, sharing, retirement) runs in this one module
+    process. Bytes move in M(osimages.glance.glance_image_data). This module registers each new version and
+    returns it in RV(transfers); after the transfers, a second call with O(after_transfers=true) promotes the
+    versions that arrived and rolls back the ones that did not. The EXAMPLES show the three steps, and the role
+    C(osimages.glance.catalog_publish) runs them.
+  - Only images that carry O(managed_tag) in the caller's project are ever changed. A visible image without it
+    that holds a name the catalog needs fails the run, with its ID, before anything changes.
+  - 'Superseded versions follow the SCS C(uuid_validity) property (scs-0102) of the catalog image''s C(meta):
+    V(none), V(last-N), a date, V(notice) or V(forever) (default V(last-3)). A version that is still valid stays,
+    hidden, bootable by ID; an expired one is deactivated, and deleted only with O(delete_retired=true). A
+    protected image is never deleted.'
+author:
+  - osimages.glance contributors (@osimages)
+options:
+  catalog_files:
+    description:
+      - Catalog files (YAML) on the host that runs the module. Every file holds an C(images) list.
+    type: list
+    elements: path
+  catalog:
+    description:
+      - Catalog images given inline, in the same format as one entry of a file's C(images) list.
+      - With O(catalog_files), both are read, as one catalog.
+    type: list
+    elements: dict
+  managed_tag:
+    description:
+      - The tag that marks images this catalog manages. Every image it creates carries it; an image without it is
+        never changed.
+    type: str
+    default: managed_by_osimages
+  delete_retired:
+    description:
+      - Delete versions whose C(uuid_validity) has expired, instead of only deactivating them.
+      - Protected images are never deleted.
+    type: bool
+    default: false
+  after_transfers:
+    description:
+      - Set on the call that follows the transfers of RV(transfers). A new version that still has no data (or whose
+        transfer is listed in O(transfer_errors)) is then deleted again, and its image keeps its current version;
+        no new transfer is handed out.
+    type: bool
+    default: false
+  transfer_errors:
+    description:
+      - The transfers that failed, as image ID to error message, for the call with O(after_transfers=true).
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - osimages.glance.connection
+  - osimages.glance.attributes
+notes:
+  - Check mode returns the plan (RV(plan), RV(plan_table)) and changes nothing.
+  - The catalog is listed with three requests (the managed images, visible and hidden, and the visible images
+    that carry a name the catalog needs), whatever the number of images in it.
+seealso:
+  - module: osimages.glance.glance_image_data
+  - module: osimages.glance.glance_image
+"""
+
+EXAMPLES = r"""
+- name: Show what publishing the catalog would change (an approval step can print plan_table)
+  osimages.glance.glance_catalog:
+    cloud: mycloud
+    catalog_files: [/etc/images/debian.yml, /etc/images/ubuntu.yml]
+  check_mode: true
+  register: plan
+
+- name: Publish it (register new versions; reconcile everything else)
+  osimages.glance.glance_catalog:
+    cloud: mycloud
+    catalog_files: [/etc/images/debian.yml, /etc/images/ubuntu.yml]
+  register: catalog
+
+- name: Move the bytes of the new versions
+  osimages.glance.glance_image_data:
+    cloud: mycloud
+    image: "{{ item.id }}"
+    src: "{{ item.src }}"
+    checksum: "{{ item.checksum | default(omit, true) }}"
+  loop: "{{ catalog.transfers }}"
+  register: transfers
+  ignore_errors: true
+
+- name: Promote what arrived, roll back what did not
+  osimages.glance.glance_catalog:
+    cloud: mycloud
+    catalog_files: [/etc/images/debian.yml, /etc/images/ubuntu.yml]
+    after_transfers: true
+    transfer_errors: "{{ dict(transfers.results | selectattr('failed') | map(attribute='item.id')
+                         | zip(transfers.results | selectattr('failed') | map(attribute='msg'))) }}"
+  when: catalog.transfers | length > 0
+"""
+
+RETURN = r"""
+plan:
+  description: One entry per step, in the order they run (in check mode, the order they would run).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The catalog image (series) the step belongs to.
+      type: str
+    version:
+      description: The version, or null for an image without C(internal_version).
+      type: str
+    action:
+      description: create, upload, promote, demote, update, hide, deactivate, delete or nothing.
+      type: str
+    reason:
+      description: Why, in words.
+      type: str
+    id:
+      description: The Glance image ID (for a new version, the ID it gets).
+      type: str
+    name:
+      description: The image's name after the step.
+      type: str
+  sample:
+    - image: Debian 13
+      version: "20261201"
+      action: create
+      reason: not in Glance
+      id: 0c6f5a3e-8f4b-5b8e-9d7a-1e2f3a4b5c6d
+      name: Debian 13 (20261201)
+plan_table:
+  description: The plan as lines of fixed-width text, for an approval step to show as it is.
+  returned: always
+  type: list
+  elements: str
+transfers:
+  description:
+    - The new versions whose bytes must move, for M(osimages.glance.glance_image_data). Empty with
+      O(after_transfers=true) and in check mode.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The catalog image.
+      type: str
+    version:
+      description: The version.
+      type: str
+    id:
+      description: The Glance image registered for it.
+      type: str
+    src:
+      description: The local file (a version's C(artifact), or a C(file:) URL), or null.
+      type: str
+    url:
+      description: The URL to fetch the bytes from, or null.
+      type: str
+    checksum:
+      description: The expected C(ALGO:HEX) of the bytes, or null.
+      type: str
+    method:
+      description: The image's import method (direct, glance-direct or web-download).
+      type: str
+    stores:
+      description: The stores to upload to.
+      type: list
+      elements: str
+failed:
+  description: The catalog images that could not be published, with why. The task fails when this is not empty.
+  returned: always
+  type: dict
+"""
+
+import datetime
+
+from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_catalog_step
+from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CREATE
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DELETE
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import UPLOAD
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import VERSION_PROPERTY
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import is_managed
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import plan_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import series_of
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import visible_names
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
+from ansible_collections.osimages.glance.plugins.module_utils._queries import names_query
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core itself needs PyYAML
+    yaml = None
+
+
+class GlanceCatalogModule(GlanceModule):
+    module_name = "glance_catalog"
+    argument_spec = dict(
+        catalog_files=dict(type="list", elements="path"),
+        catalog=dict(type="list", elements="dict"),
+        managed_tag=dict(type="str", default="managed_by_osimages"),
+        delete_retired=dict(type="bool", default=False),
+        after_transfers=dict(type="bool", default=False),
+        transfer_errors=dict(type="dict", default={}),
+    )
+    module_kwargs = dict(required_one_of=[("catalog_files", "catalog")])
+
+    def run(self):
+        """read -> list -> roll back failed transfers -> plan -> (check mode stops here) -> execute -> result."""
+        params = self.params
+        catalog = load_catalog(self._documents())
+        project_id = self.api.project_id
+        listed = self._list(catalog, project_id)
+        before = dict(listed)  # for diff mode: execution updates ``listed`` as it goes
+        failed, changed = {}, False
+        if params["after_transfers"] and not self.check_mode:
+            changed = self._roll_back(listed, params["transfer_errors"], failed, project_id)
+        plan = plan_catalog(
+            catalog,
+            list(listed.values()),
+            params["managed_tag"],
+            project_id,
+            datetime.date.today(),
+            delete_retired=params["delete_retired"],
+        )
+        transfers = []
+        if not self.check_mode:
+            for image in catalog:
+                if image["name"] in failed:
+                    continue
+                try:
+                    changed |= self._execute(plan.for_image(image["name"]), listed, transfers, failed)
+                except ModuleError as exc:
+                    failed[image["name"]] = exc.msg
+                    changed = True
+            # Series the catalog no longer lists: only retirement steps.
+            for name in sorted(set(step.image for step in plan.steps) - set(image["name"] for image in catalog)):
+                try:
+                    changed |= self._execute(plan.for_image(name), listed, transfers, failed)
+                except ModuleError as exc:
+                    failed[name] = exc.msg
+        result = dict(
+            changed=plan.changes if self.check_mode else changed,
+            plan=plan.as_list(),
+            plan_table=plan.table(),
+            transfers=transfers,
+            failed=failed,
+        )
+        if self.ansible._diff:
+            result["diff"] = plan.diff(before)
+        if failed:
+            summary = "; ".join("%s: %s" % (name, why) for name, why in sorted(failed.items()))
+            raise ModuleError(
+                "%d of %d catalog image(s) could not be published (the others were): %s"
+                % (len(failed), len(catalog), summary),
+                **result,
+            )
+        return result
+
+    def _documents(self):
+        documents = []
+        for path in self.params["catalog_files"] or []:
+            if yaml is None:
+                raise ValidationError("reading catalog_files needs PyYAML on the host that runs the module")
+            try:
+                with open(path) as handle:
+                    documents.append((path, yaml.safe_load(handle)))
+            except (IOError, OSError) as exc:
+                raise ValidationError("cannot read the catalog file %s: %s" % (path, exc.strerror or exc))
+            except yaml.YAMLError as exc:
+                raise ValidationError("the catalog file %s is not valid YAML: %s" % (path, exc))
+        if self.params["catalog"] is not None:
+            documents.append(("catalog (inline)", {"images": self.params["catalog"]}))
+        return documents
+
+    def _list(self, catalog, project_id):
+        """Every image the plan needs, by ID: the managed ones (hidden too), and the visible holders of our names."""
+        tag = self.params["managed_tag"]
+        query = {"owner": project_id, "visibility": "all", "os_hidden": HIDDEN_ANY, "tag": [tag]}
+        images = dict((raw["id"], raw) for raw in self.api.iter_images(query))
+        names = sorted(set(name for image in catalog if image["enable"] for name in visible_names(image)))
+        if names:
+            for raw in self.api.iter_images(names_query(names)):
+                images.setdefault(raw["id"], raw)
+        return dict((image_id, self._normalize(raw)) for image_id, raw in images.items())
+
+    def _normalize(self, raw):
+        members = None
+        if raw.get("visibility") == "shared" and self.params["managed_tag"] in (raw.get("tags") or []):
+            members = self.api.members(raw["id"])
+        image = normalize(raw, members)
+        image["raw"] = raw
+        return image
+
+    def _roll_back(self, listed, transfer_errors, failed, project_id):
+        """Delete the new versions whose bytes did not arrive; their images keep the current version."""
+        changed = False
+        tag = self.params["managed_tag"]
+        for image_id, image in list(listed.items()):
+            errored = image_id in transfer_errors
+            stalled = image["status"] in ("queued", "uploading", "saving", "importing", "killed")
+            if not (errored or stalled) or not is_managed(image, tag, project_id):
+                continue
+            if not image["hidden"] or image["protected"]:
+                continue  # only a version this publication registered (hidden, unprotected) is rolled back
+            why = transfer_errors.get(image_id) or "its data did not arrive (the image is %s)" % image["status"]
+            self.api.delete(image["raw"])
+            del listed[image_id]
+            failed[series_of(image) or image["name"]] = (
+                "the transfer of version %s failed (%s); the new image %s was deleted again and the "
+                "current version is unchanged" % (image["properties"].get(VERSION_PROPERTY), why, image_id)
+            )
+            changed = True
+        return changed
+
+    def _execute(self, steps, listed, transfers, failed):
+        """One catalog image's steps in order; a new version without its bytes yet stops after its creation."""
+        changed = False
+        created = {}  # a derived ID further down its seed, when Glance keeps the first one for a deleted image
+        waiting = [step for step in steps if step.action == UPLOAD]
+        if waiting and self.params["after_transfers"]:
+            raise GlanceError("version %s has no data after the transfers" % waiting[0].version)
+        for step in steps:
+            if not step.changes:
+                continue
+            if step.action == UPLOAD:
+                transfers.append(_transfer(step, created.get(step.image_id, step.image_id)))
+                continue
+            if waiting and step.action != CREATE:
+                continue  # promotion and retirement wait until the new version holds its bytes
+            image = listed.get(step.image_id)
+            raw = apply_catalog_step(self.api, step, image["raw"] if image else None, image and image["members"])
+            changed = True
+            if step.action != DELETE and raw is not None:
+                listed[raw["id"]] = self._normalize(raw)
+                created[step.image_id] = raw["id"]
+        return changed
+
+
+def _transfer(step, image_id):
+    source = step.source
+    artifact = source["artifact"] or {}
+    url = source["url"]
+    src = artifact.get("path")
+    if url and url.startswith("file:"):
+        src, url = url[len("file://") if url.startswith("file://") else len("file:") :], None
+    return dict(
+        image=step.image,
+        version=step.version,
+        id=image_id,
+        src=src,
+        url=url,
+        checksum=source["checksum"],
+        method=source["method"],
+        stores=source["stores"],
+    )
+
+
+def main():
+    GlanceCatalogModule()()
+
+
+if __name__ == "__main__":
+    main()

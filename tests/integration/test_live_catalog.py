@@ -1,0 +1,184 @@
+"""catalog_publish and glance_catalog against the real local cloud: a catalog's whole life in Glance."""
+
+import hashlib
+import os
+
+import pytest
+import yaml
+
+from harness import file_server
+from harness import new_image
+from harness import raw_image
+from harness import sha512_file
+
+
+def series(conn, tag):
+    """{(series, version): Glance's JSON} for every image carrying the catalog's managed tag (hidden ones too)."""
+    found = {}
+    for hidden in ("false", "true"):
+        body = conn.image.get("/images", params={"tag": tag, "os_hidden": hidden, "limit": 1000}).json()
+        for image in body["images"]:
+            found[(image["osimages_series"], image["internal_version"])] = image
+    return found
+
+
+def image(name, versions, multi=True, validity="last-2", **changes):
+    entry = {
+        "name": name,
+        "format": "raw",
+        "login": "root",
+        "min_disk": 1,
+        "min_ram": 128,
+        "status": "active",
+        "visibility": "private",
+        "multi": multi,
+        "meta": {"os_distro": "busybox", "uuid_validity": validity, "replace_frequency": "monthly"},
+        "tags": ["ci"],
+        "versions": versions,
+    }
+    entry.update(changes)
+    return entry
+
+
+@pytest.fixture
+def sources(tmp_path):
+    """Three small distinct raw files, and their sha256 / sha512."""
+    files = {}
+    for name in ("a1", "a2", "b1", "b2", "c1"):
+        path = tmp_path / ("%s.raw" % name)
+        path.write_bytes(os.urandom(256 * 1024 + len(files)))
+        files[name] = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        files[name]["sha512"] = sha512_file(path)
+    return files
+
+
+@pytest.mark.newest_only
+@pytest.mark.long(120)
+def test_a_catalog_publishes_rotates_retires_and_rolls_back(run_playbook, prefix, sdk, sources, tmp_path):
+    conn = sdk("demo")
+    tag = prefix + "managed"
+    a, b, c = prefix + "A", prefix + "B", prefix + "C"
+    hits = []
+    with file_server(tmp_path, hits) as base:
+
+        def url(name):
+            return "%s/%s.raw" % (base, name)
+
+        catalog = [
+            image(
+                a, [{"version": "1", "artifact": {"path": sources["a1"]["path"], "sha512": sources["a1"]["sha512"]}}]
+            ),
+            image(
+                b,
+                [
+                    {"version": "1", "artifact": sources["b1"]["path"]},
+                    {"version": "2", "url": url("b2"), "checksum": "sha256:" + sources["b2"]["sha256"]},
+                ],
+                multi=False,
+                validity="none",
+            ),
+            image(
+                c,
+                [{"version": "1", "url": url("c1"), "checksum": "sha256:" + sources["c1"]["sha256"]}],
+                validity="none",
+            ),
+        ]
+        catalog_file = tmp_path / "images.yml"
+        catalog_file.write_text(yaml.safe_dump({"images": catalog[1:]}))
+
+        def publish(images, files=(str(catalog_file),), check=False, **variables):
+            extra = dict(
+                catalog_publish_cloud="demo",
+                catalog_publish_images=images,
+                catalog_publish_files=list(files),
+                catalog_publish_managed_tag=tag,
+                catalog_publish_cache_dir=str(tmp_path / "cache"),
+                **variables,
+            )
+            return run_playbook("catalog.yml", extra, check=check)
+
+        # Check mode shows the whole plan and changes nothing.
+        planned = publish(catalog[:1], check=True)
+        assert planned.rc == 0, planned.output
+        assert series(conn, tag) == {}
+        actions = [(step["image"], step["version"], step["action"]) for step in planned.facts["plan"]]
+        assert [step for step in actions if step[0] == a] == [
+            (a, "1", "create"),
+            (a, "1", "upload"),
+            (a, "1", "promote"),
+        ]
+        assert len(actions) == 3 + 6 + 3
+        assert any("IMAGE" in line and "REASON" in line for line in planned.facts["plan_table"])
+
+        # The first publication: every version created, uploaded, verified and shown under its name.
+        first = publish(catalog[:1])
+        assert first.rc == 0, first.output
+        found = series(conn, tag)
+        assert sorted(found) == [(a, "1"), (b, "1"), (b, "2"), (c, "1")]
+        current_a = found[(a, "1")]
+        assert (current_a["name"], current_a["os_hidden"], current_a["status"]) == (a, False, "active")
+        assert current_a["os_hash_value"] == sources["a1"]["sha512"]
+        assert sorted(current_a["tags"]) == sorted(["ci", "os:busybox", tag])
+        assert (current_a["min_disk"], current_a["min_ram"], current_a["image_original_user"]) == (1, 128, "root")
+        assert current_a["uuid_validity"] == "last-2" and current_a["replace_frequency"] == "monthly"
+        assert [found[(b, v)]["name"] for v in "12"] == [b + " 1", b + " 2"]  # multi: false, all visible
+        assert not found[(b, "1")]["os_hidden"] and not found[(b, "2")]["os_hidden"]
+        assert found[(b, "2")]["os_hash_value"] == sources["b2"]["sha512"]
+        assert found[(b, "2")]["image_source"] == url("b2")
+        assert found[(c, "1")]["name"] == c and found[(c, "1")]["os_hash_value"] == sources["c1"]["sha512"]
+        downloads = len(hits)
+
+        # A second run changes nothing, in one module process, and downloads nothing.
+        again = publish(catalog[:1])
+        assert again.rc == 0 and again.changed == 0, again.output
+        assert again.facts["plan"] and all(step["action"] == "nothing" for step in again.facts["plan"])
+        assert series(conn, tag) == found and len(hits) == downloads
+
+        # A new version of A rotates the old one out of the name; C leaves the catalog and is retired.
+        catalog[0]["versions"] = [{"version": "2", "artifact": sources["a2"]["path"]}]
+        catalog_file.write_text(yaml.safe_dump({"images": [catalog[1]]}))
+        rotated = publish(catalog[:1])
+        assert rotated.rc == 0, rotated.output
+        now = series(conn, tag)
+        assert (now[(a, "2")]["name"], now[(a, "2")]["os_hidden"]) == (a, False)
+        assert (now[(a, "1")]["name"], now[(a, "1")]["os_hidden"], now[(a, "1")]["status"]) == (
+            a + " (1)",
+            True,
+            "active",
+        )
+        assert now[(c, "1")]["status"] == "deactivated" and now[(c, "1")]["os_hidden"]  # deletion is off
+        assert [image["id"] for image in conn.image.images(name=a)] == [now[(a, "2")]["id"]]
+
+        # A source whose checksum does not match: that image's new version is rolled back, the others complete.
+        catalog[1]["versions"].append({"version": "3", "url": url("b1"), "checksum": "sha256:" + "0" * 64})
+        catalog_file.write_text(yaml.safe_dump({"images": [catalog[1]]}))
+        catalog[0]["min_ram"] = 256
+        broken = publish(catalog[:1], catalog_publish_delete_retired=True)
+        assert broken.rc != 0
+        assert "1 of 2 catalog image(s) could not be published" in broken.output and b in broken.output
+        after = series(conn, tag)
+        assert (b, "3") not in after and [after[(b, v)]["status"] for v in "12"] == ["active", "active"]
+        assert after[(a, "2")]["min_ram"] == 256  # A went on
+        assert (c, "1") not in after  # C's expired version was deleted this time
+
+
+def test_a_stranger_holding_a_name_stops_the_run_before_anything_changes(run_module, prefix, sdk, sources):
+    conn = sdk("demo")
+    tag = prefix + "managed"
+    stranger = new_image(conn, prefix + "D")
+    catalog = [
+        image(prefix + "D", [{"version": "1", "artifact": sources["a1"]["path"]}]),
+        image(prefix + "E", [{"version": "1", "artifact": sources["a2"]["path"]}]),
+    ]
+    result = run_module("glance_catalog", {"catalog": catalog, "managed_tag": tag})
+    assert result["failed"] and "nothing was changed in Glance" in result["msg"]
+    assert "image %s (queued) already holds the name %r and is not managed" % (stranger, prefix + "D") in result["msg"]
+    assert series(conn, tag) == {}
+    assert raw_image(conn, stranger)["tags"] == []
+
+    # A catalog with errors is refused whole, before Glance is asked anything, with every problem listed.
+    broken = [dict(catalog[1], format="qcow3"), dict(catalog[1], name=prefix + "F", versions=[{"version": "1"}])]
+    result = run_module("glance_catalog", {"catalog": broken, "managed_tag": tag})
+    assert result["failed"] and "the catalog has 2 problem(s)" in result["msg"], result
+    assert "image %r: format must be one of" % (prefix + "E") in result["msg"]
+    assert "image %r, version 1: a version needs a url or an artifact" % (prefix + "F") in result["msg"]

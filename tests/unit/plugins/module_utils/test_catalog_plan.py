@@ -1,0 +1,288 @@
+"""The catalog planner, as tables of (catalog, what Glance holds) -> steps, in order, with their reasons."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.osimages.glance.plugins.module_utils import _catalog_plan as cp
+from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CatalogPlanError
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import plan_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+
+TAG = "managed_by_osimages"
+PROJECT = "project-a"
+TODAY = datetime.date(2026, 12, 3)
+SHA512 = "5" * 128
+
+
+def catalog(*images):
+    return load_catalog([("catalog.yml", {"images": list(images)})])
+
+
+def entry(name="Debian", versions=("2",), multi=True, validity="last-3", **changes):
+    image = {
+        "name": name,
+        "format": "qcow2",
+        "login": "debian",
+        "status": "active",
+        "visibility": "public",
+        "multi": multi,
+        "meta": {"os_distro": "debian", "uuid_validity": validity} if validity else {"os_distro": "debian"},
+        "versions": [
+            {"version": v, "url": "http://127.0.0.1/%s-%s.qcow2" % (name, v), "checksum": "sha512:" + SHA512}
+            for v in versions
+        ],
+    }
+    image.update(changes)
+    return image
+
+
+def published(name, version, series="Debian", multi=True, **changes):
+    """A version as a previous run left it: every property and tag the catalog sets, active, with its data."""
+    (image,) = catalog(entry(series, versions=(version,), multi=multi))
+    plan = plan_catalog([image], [], TAG, PROJECT, TODAY)
+    final = [step for step in plan.steps if step.action in (cp.PROMOTE, cp.UPDATE)][0].params
+    raw = {
+        "id": "id-%s-%s" % (series, version),
+        "name": name,
+        "status": "active",
+        "visibility": final["visibility"],
+        "os_hidden": final["hidden"],
+        "owner": PROJECT,
+        "tags": final["tags"],
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "min_disk": 0,
+        "min_ram": 0,
+        "os_hash_algo": "sha512",
+        "os_hash_value": SHA512,
+        "created_at": "2026-01-%02dT00:00:00Z" % (int(version) if version.isdigit() else 1),
+        "protected": False,
+    }
+    raw.update(final["properties"])
+    raw.update(changes)
+    return normalize(raw)
+
+
+def steps(plan, *keep):
+    return [(step.action, step.image, step.version) for step in plan.steps if not keep or step.action in keep]
+
+
+def changes(plan):
+    return [(step.action, step.version) for step in plan.steps if step.changes]
+
+
+def plan(images, glance, **options):
+    return plan_catalog(catalog(*images), glance, TAG, PROJECT, options.pop("today", TODAY), **options)
+
+
+def test_first_publication_creates_uploads_and_promotes():
+    result = plan([entry()], [])
+    assert steps(result) == [("create", "Debian", "2"), ("upload", "Debian", "2"), ("promote", "Debian", "2")]
+    create, upload, promote = result.steps
+    assert create.params["name"] == "Debian (2)" and create.params["hidden"] is True
+    assert create.params["visibility"] == "private"
+    assert TAG in create.params["tags"] and "os:debian" in create.params["tags"]
+    assert create.params["properties"]["osimages_series"] == "Debian"
+    assert create.params["properties"]["internal_version"] == "2"
+    assert create.params["properties"]["image_original_user"] == "debian"
+    assert upload.image_id == create.image_id == promote.image_id
+    assert upload.source["checksum"] == "sha512:" + SHA512
+    assert promote.params["name"] == "Debian" and promote.params["visibility"] == "public"
+    assert promote.params["hidden"] is False
+
+
+def test_new_version_ids_are_derived_so_parallel_runs_race_for_one_id():
+    first, second = plan([entry()], []), plan([entry()], [])
+    assert first.steps[0].image_id == second.steps[0].image_id
+    assert plan([entry(versions=("3",))], []).steps[0].image_id != first.steps[0].image_id
+
+
+def test_a_second_run_changes_nothing():
+    result = plan([entry()], [published("Debian", "2")])
+    assert changes(result) == [] and not result.changes
+    assert steps(result) == [("nothing", "Debian", "2")]
+
+
+def test_a_new_version_rotates_the_old_one_out_of_the_name_first():
+    result = plan([entry(versions=("3",))], [published("Debian", "2")])
+    assert changes(result) == [("create", "3"), ("upload", "3"), ("demote", "2"), ("promote", "3")]
+    demote = result.steps[2]
+    assert demote.params == {"name": "Debian (2)", "hidden": True}
+    assert "still valid (uuid_validity last-3)" in demote.reason
+
+
+def test_metadata_drift_is_an_update_of_that_version_only():
+    result = plan([entry(min_ram=1024)], [published("Debian", "2")])
+    assert changes(result) == [("update", "2")]
+    assert result.steps[0].params["min_ram"] == 1024
+
+
+def test_an_operator_rename_of_the_current_version_is_undone():
+    result = plan([entry()], [published("Debian old", "2")])
+    assert changes(result) == [("promote", "2")]
+
+
+# uuid_validity decides which superseded versions stay. Glance holds 1..5 (5 current), the catalog lists 6.
+RETENTION = [
+    # validity, delete_retired, {version: action} for the superseded versions
+    ("last-3", False, {"5": "demote", "4": "nothing", "3": "deactivate", "2": "deactivate", "1": "deactivate"}),
+    ("last-3", True, {"5": "demote", "4": "nothing", "3": "delete", "2": "delete", "1": "delete"}),
+    ("none", True, {"5": "delete", "4": "delete", "3": "delete", "2": "delete", "1": "delete"}),
+    ("forever", True, {"5": "demote", "4": "nothing", "3": "nothing", "2": "nothing", "1": "nothing"}),
+    ("notice", True, {"5": "demote", "4": "nothing", "3": "nothing", "2": "nothing", "1": "nothing"}),
+    ("2026-12-31", True, {"5": "demote", "4": "nothing", "3": "nothing", "2": "nothing", "1": "nothing"}),
+    ("2026-12-01", True, {"5": "delete", "4": "delete", "3": "delete", "2": "delete", "1": "delete"}),
+    (None, True, {"5": "demote", "4": "nothing", "3": "delete", "2": "delete", "1": "delete"}),  # default last-3
+]
+
+
+@pytest.mark.parametrize("validity, delete_retired, expected", RETENTION)
+def test_retention_follows_uuid_validity(validity, delete_retired, expected):
+    glance = [published("Debian (%s)" % v, v, os_hidden=True) for v in "1234"] + [published("Debian", "5")]
+    result = plan([entry(versions=("6",), validity=validity)], glance, delete_retired=delete_retired)
+    actual = dict((step.version, step.action) for step in result.steps if step.version != "6")
+    assert actual == expected
+    assert steps(result, "promote") == [("promote", "Debian", "6")]
+
+
+def test_the_version_that_leaves_the_name_goes_before_the_one_that_takes_it():
+    glance = [published("Debian", "5")]
+    result = plan([entry(versions=("6",), validity="none")], glance, delete_retired=True)
+    order = [step.action for step in result.steps]
+    assert order.index("promote") > order.index("create")
+    # Deleting the old current version is a retirement: it waits until the new one holds the name.
+    assert order == ["create", "upload", "promote", "delete"]
+
+
+def test_an_expired_version_holding_the_name_is_renamed_and_deactivated_before_promotion():
+    result = plan([entry(versions=("6",), validity="none")], [published("Debian", "5")])
+    assert changes(result) == [("create", "6"), ("upload", "6"), ("deactivate", "5"), ("promote", "6")]
+    assert result.steps[2].params == {"name": "Debian (5)", "hidden": True, "status": "deactivated"}
+
+
+def test_a_protected_version_is_never_deleted():
+    glance = [published("Debian (1)", "1", os_hidden=True, protected=True), published("Debian", "2")]
+    result = plan([entry(versions=("3",), validity="last-1")], glance, delete_retired=True)
+    actions = dict((step.version, (step.action, step.reason)) for step in result.steps)
+    assert actions["1"] == ("deactivate", "superseded, expired (uuid_validity last-1); protected, so never deleted")
+    assert actions["2"][0] == "delete"
+
+
+def test_listed_older_versions_stay_hidden_under_their_versioned_names():
+    result = plan([entry(versions=("1", "2"))], [])
+    publish = [(step.action, step.params["name"], step.params["hidden"]) for step in result.steps if step.phase > 0]
+    assert publish == [("update", "Debian (1)", True), ("promote", "Debian", False)]
+
+
+def test_multi_false_shows_every_version_under_its_own_name():
+    result = plan([entry(multi=False, versions=("1", "2"), validity=None)], [])
+    publish = [(step.action, step.params["name"], step.params["hidden"]) for step in result.steps if step.phase > 0]
+    assert publish == [("update", "Debian 1", False), ("update", "Debian 2", False)]
+    assert result.steps[0].params["properties"]["os_version"] == "1"
+
+
+def test_multi_false_retires_a_version_removed_from_the_catalog():
+    glance = [published("Debian %s" % v, v, multi=False, uuid_validity="none") for v in "12"]
+    result = plan([entry(multi=False, versions=("2",), validity="none")], glance)
+    assert changes(result) == [("deactivate", "1")]
+
+
+def test_an_image_removed_from_the_catalog_is_retired_by_its_own_uuid_validity():
+    glance = [published("Debian", "2"), published("Ubuntu", "1", series="Ubuntu")]
+    result = plan([entry()], glance, delete_retired=True)
+    retired = [step for step in result.steps if step.image == "Ubuntu"]
+    # Ubuntu's own uuid_validity (last-3) keeps its only version: hidden, not deleted.
+    assert [(step.action, step.reason) for step in retired] == [
+        ("hide", "no longer in the catalog, still valid (uuid_validity last-3)")
+    ]
+    assert retired[0].params == {"name": "Ubuntu", "hidden": True}
+
+
+def test_a_disabled_image_is_retired():
+    glance = [published("Debian", "2")]
+    result = plan([entry(enable=False, validity="none")], glance)
+    assert [(step.action, step.reason) for step in result.steps] == [
+        ("deactivate", "the catalog disables it, expired (uuid_validity none); deletion is off")
+    ]
+
+
+def test_an_image_without_the_managed_tag_is_never_touched_and_a_name_it_holds_stops_the_run():
+    stranger = published("Debian", "2", tags=["other"], id="stranger-id")
+    with pytest.raises(CatalogPlanError) as caught:
+        plan([entry()], [stranger])
+    assert "image stranger-id (active) already holds the name 'Debian' and is not managed" in str(caught.value)
+    # Hidden, or holding another name, it is simply not ours: no step mentions it.
+    hidden = published("Debian", "2", tags=["other"], id="stranger-id", os_hidden=True)
+    assert all(step.image_id != "stranger-id" for step in plan([entry()], [hidden]).steps)
+
+
+def test_an_image_of_another_project_is_not_managed_even_with_the_tag():
+    foreign = published("Debian", "2", owner="project-b", id="foreign-id")
+    with pytest.raises(CatalogPlanError, match="foreign-id"):
+        plan([entry()], [foreign])
+
+
+def test_every_problem_in_glance_is_reported_together():
+    glance = [
+        published("Debian", "2", os_hash_value="6" * 128, id="changed-data"),
+        published("Ubuntu", "1", series="Ubuntu", tags=[], id="ubuntu-stranger"),
+        published("x", "9", series="Alma", id="twin-1"),
+        published("y", "9", series="Alma", id="twin-2", osimages_series="Alma"),
+        published("z", "1", id="no-series", tags=[TAG], osimages_series="", image_name=""),
+    ]
+    with pytest.raises(CatalogPlanError) as caught:
+        plan([entry(), entry("Ubuntu", versions=("1",)), entry("Alma", versions=("9",))], glance)
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    assert "no-series" in problems[0] and "no osimages_series property" in problems[0]
+    assert any("ubuntu-stranger" in problem for problem in problems)
+    assert any("version 2 already exists as image changed-data with other data" in problem for problem in problems)
+    assert any("version 9 is held by 2 images (twin-1, twin-2)" in problem for problem in problems)
+
+
+def test_a_version_glance_holds_no_data_for_is_uploaded_again_into_the_same_image():
+    queued = published("Debian (2)", "2", status="queued", os_hash_value=None, os_hidden=True)
+    result = plan([entry()], [queued])
+    assert changes(result) == [("upload", "2"), ("promote", "2")]
+    assert result.steps[0].image_id == queued["id"]
+    assert result.steps[1].params["status"] is None  # no status change while it has no data
+
+
+def test_a_killed_version_stops_the_run_with_its_id():
+    with pytest.raises(CatalogPlanError, match="image id-Debian-2, which Glance left killed"):
+        plan([entry()], [published("Debian", "2", status="killed")])
+
+
+def test_images_made_by_openstack_image_manager_join_their_series_through_image_name():
+    osism = published("Debian", "2")
+    del osism["properties"]["osimages_series"]
+    result = plan([entry(versions=("3",))], [osism])
+    assert changes(result) == [("create", "3"), ("upload", "3"), ("demote", "2"), ("promote", "3")]
+
+
+def test_the_plan_reads_as_a_table():
+    result = plan([entry(versions=("3",))], [published("Debian", "2")])
+    table = result.table()
+    assert table[0].split() == ["IMAGE", "VERSION", "ACTION", "REASON"]
+    assert table[1].split()[:3] == ["Debian", "3", "create"]
+    assert result.as_list()[2] == {
+        "image": "Debian",
+        "version": "2",
+        "action": "demote",
+        "reason": "superseded, still valid (uuid_validity last-3)",
+        "id": "id-Debian-2",
+        "name": "Debian (2)",
+    }
+
+
+def test_diff_mode_shows_each_changed_image_before_and_after():
+    old = published("Debian", "2")
+    result = plan([entry(versions=("3",), validity="none")], [old], delete_retired=True)
+    diff = result.diff({old["id"]: old})
+    assert diff["before"] == {"Debian 2": dict(cp._summary(old))}
+    assert diff["after"]["Debian 2"] is None  # deleted
+    new = diff["after"]["Debian 3"]
+    assert (new["name"], new["hidden"], new["visibility"], new["status"]) == ("Debian", False, "public", "active")
+    assert new["id"] == result.steps[0].image_id
