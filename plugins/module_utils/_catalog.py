@@ -54,6 +54,7 @@ OUR_IMAGE_DEFAULTS = {
 OSISM_VERSION_KEYS = (
     "build_date",
     "checksum",
+    "checksum_url",
     "checksums_url",
     "hidden",
     "id",
@@ -293,7 +294,8 @@ def _check_version(problems, where, position, raw, image):
         "url": raw.get("url"),
         "mirror_url": raw.get("mirror_url"),
         "checksum": None,
-        "checksums_url": raw.get("checksums_url"),
+        # checksum_url (a sidecar with one bare digest) reads like a checksums file that names no file.
+        "checksums_url": raw.get("checksums_url") or raw.get("checksum_url"),
         "artifact": raw.get("artifact"),
         "build_date": None,
         "visibility": raw.get("visibility"),
@@ -318,10 +320,14 @@ def _check_version(problems, where, position, raw, image):
         value = version[key]
         if value is not None and not (URL_PATTERN.match(str(value)) or FILE_URL_PATTERN.match(str(value))):
             problems.add(here, "%s must be an http(s), ftp(s) or file: URL, not %r", key, value)
+    if raw.get("checksums_url") and raw.get("checksum_url"):
+        problems.add(here, "checksums_url and checksum_url are two ways to say one thing: give one")
     if version["checksums_url"] is not None and not URL_PATTERN.match(str(version["checksums_url"])):
         problems.add(here, "checksums_url must be an http(s) or ftp(s) URL")
     if name == LATEST and not (version["checksums_url"] or image["latest_checksum_url"]):
         problems.add(here, "version latest needs checksums_url: without it a new upstream file goes unnoticed")
+    if name == LATEST and version["url"] is not None and not URL_PATTERN.match(str(version["url"])):
+        problems.add(here, "version latest follows an http(s) or ftp(s) url, not %r", version["url"])
     if raw.get("checksum") is not None:
         try:
             version["checksum"] = "%s:%s" % parse_checksum(str(raw["checksum"]))

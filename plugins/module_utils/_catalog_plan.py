@@ -29,7 +29,6 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.osimages.glance.plugins.module_utils._catalog import LATEST
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import natural_key
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import parse_validity
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import versioned_name
@@ -417,10 +416,8 @@ def _upload(image, version, image_id, expected, reason):
         "url": version["mirror_url"] or version["url"],
         "artifact": version["artifact"],
         "checksum": version["checksum"] or ("sha512:%s" % expected if expected else None),
-        "checksums_url": version["checksums_url"],
         "method": image["method"],
         "stores": image["stores"],
-        "latest": version["version"] == LATEST,
     }
     return Step(TRANSFER, UPLOAD, image["name"], version["version"], reason, image_id, source=source)
 

@@ -16,6 +16,12 @@ description:
     all of it before touching Glance, and computes one plan for every image and version in it. A catalog written
     for openstack-image-manager reads unchanged, with the same meaning of C(multi), C(status), C(visibility),
     C(meta), C(tags), C(enable) and C(versions). See the catalog page of the documentation for the format.
+  - 'An image can follow an upstream file whose name moves: C(latest_url) with C(latest_checksum_url), or a
+    version called V(latest) with C(url) and C(checksums_url) (or C(checksum_url)). Before planning, the module
+    reads the checksum file (shapes C(HEX  NAME), C(HEX *NAME), C(ALGO (NAME\) = HEX), or one bare C(HEX)) and
+    resolves it to a version: the listed version with that checksum, else the version in Glance that recorded it
+    (property C(osimages_source_checksum)), else a new version named after the upstream file''s date. An
+    unchanged upstream file changes nothing; a new one is rotated in like any new version.'
   - 'The plan, per Glance image: create, upload, promote, demote, update, hide, deactivate, delete or nothing,
     each with its reason. It is ordered so that no two visible images ever carry one name: an image leaves a name
     before another one takes it.'
@@ -73,6 +79,8 @@ extends_documentation_fragment:
   - osimages.glance.attributes
 notes:
   - Check mode returns the plan (RV(plan), RV(plan_table)) and changes nothing.
+  - Resolving a C(latest) version reads its checksum file, and, when the version is new, asks the upstream file's
+    C(Last-Modified) date with a C(HEAD) request, from the host that runs the module.
   - The catalog is listed with three requests (the managed images, visible and hidden, and the visible images
     that carry a name the catalog needs), whatever the number of images in it.
 seealso:
@@ -191,8 +199,13 @@ failed:
 """
 
 import datetime
+import email.utils
+import time
+
+from ansible.module_utils.six.moves import http_client
 
 from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_catalog_step
+from ansible_collections.osimages.glance.plugins.module_utils._catalog import LATEST
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CREATE
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DELETE
@@ -205,6 +218,11 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan impo
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._latest import SOURCE_CHECKSUM_PROPERTY
+from ansible_collections.osimages.glance.plugins.module_utils._latest import latest_entry
+from ansible_collections.osimages.glance.plugins.module_utils._latest import parse_checksum_file
+from ansible_collections.osimages.glance.plugins.module_utils._latest import resolve_latest
+from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._queries import names_query
@@ -238,6 +256,7 @@ class GlanceCatalogModule(GlanceModule):
         failed, changed = {}, False
         if params["after_transfers"] and not self.check_mode:
             changed = self._roll_back(listed, params["transfer_errors"], failed, project_id)
+        catalog = [self._resolve_latest(image, listed, failed) for image in catalog]
         plan = plan_catalog(
             catalog,
             list(listed.values()),
@@ -315,6 +334,33 @@ class GlanceCatalogModule(GlanceModule):
         image["raw"] = raw
         return image
 
+    def _resolve_latest(self, image, listed, failed):
+        """The image with its upstream "latest" file resolved to a version; on failure, as Glance holds it."""
+        entry = latest_entry(image) if image["enable"] else None
+        if entry is None:
+            return image
+        _index, url, checksums_url = entry
+        series = [
+            glance
+            for glance in listed.values()
+            if series_of(glance) == image["name"] and is_managed(glance, self.params["managed_tag"], None)
+        ]
+        try:
+            text = fetch_text(checksums_url, "the checksum file")
+            checksum = parse_checksum_file(text, url_filename(url), "the checksum file %s" % checksums_url)
+            return resolve_latest(image, checksum, lambda: last_modified(url), series, VERSION_PROPERTY)
+        except ValidationError as exc:
+            failed[image["name"]] = "resolving its latest version: %s; nothing of it was changed" % exc.msg
+        # Plan the version Glance holds from upstream, if any, so that the plan shows this image unchanged.
+        recorded = sorted(
+            (glance for glance in series if glance["properties"].get(SOURCE_CHECKSUM_PROPERTY)),
+            key=lambda glance: glance.get("created_at") or "",
+        )
+        if not recorded:
+            return dict(image, versions=[version for version in image["versions"] if version["version"] != LATEST])
+        checksum = recorded[-1]["properties"][SOURCE_CHECKSUM_PROPERTY]
+        return resolve_latest(image, checksum, datetime.date.today, series, VERSION_PROPERTY)
+
     def _roll_back(self, listed, transfer_errors, failed, project_id):
         """Delete the new versions whose bytes did not arrive; their images keep the current version."""
         changed = False
@@ -358,6 +404,40 @@ class GlanceCatalogModule(GlanceModule):
                 listed[raw["id"]] = self._normalize(raw)
                 created[step.image_id] = raw["id"]
         return changed
+
+
+def _open(url, method="GET"):
+    # Imported on first use: a catalog without a latest version does not pay its 40 ms.
+    from ansible.module_utils.urls import open_url
+
+    return open_url(url, method=method, timeout=60, http_agent="osimages.glance")
+
+
+def _reason(exc):
+    return getattr(exc, "reason", None) or exc
+
+
+def fetch_text(url, what, limit=4 * 1024 * 1024):
+    """A small text file over HTTP(S) or FTP, such as a checksum file; ValidationError saying why not."""
+    try:
+        data = _open(url).read(limit + 1)
+    except (IOError, OSError, ValueError, http_client.HTTPException) as exc:
+        raise ValidationError("cannot read %s %s: %s" % (what, url, _reason(exc)))
+    if len(data) > limit:
+        raise ValidationError("%s %s is larger than %d bytes: is it a checksum file?" % (what, url, limit))
+    return data.decode("utf-8", "replace")
+
+
+def last_modified(url):
+    """The date an upstream file was last changed (its Last-Modified header), or today when it has none."""
+    try:
+        response = _open(url, method="HEAD")
+    except (IOError, OSError, ValueError, http_client.HTTPException) as exc:
+        raise ValidationError("cannot reach the upstream file %s: %s" % (url, _reason(exc)))
+    header = response.headers.get("Last-Modified")
+    parsed = email.utils.parsedate_tz(header) if header else None
+    moment = time.gmtime(email.utils.mktime_tz(parsed)) if parsed else time.gmtime()
+    return datetime.date(*moment[:3])
 
 
 def _transfer(step, image_id):

@@ -1,5 +1,6 @@
 """catalog_publish and glance_catalog against the real local cloud: a catalog's whole life in Glance."""
 
+import datetime
 import hashlib
 import os
 
@@ -182,3 +183,60 @@ def test_a_stranger_holding_a_name_stops_the_run_before_anything_changes(run_mod
     assert result["failed"] and "the catalog has 2 problem(s)" in result["msg"], result
     assert "image %r: format must be one of" % (prefix + "E") in result["msg"]
     assert "image %r, version 1: a version needs a url or an artifact" % (prefix + "F") in result["msg"]
+
+
+@pytest.mark.newest_only
+@pytest.mark.long(60)
+def test_latest_url_follows_a_moving_upstream_file_through_its_checksum_file(run_playbook, prefix, sdk, tmp_path):
+    """An upstream "latest" file resolves to a dated version; unchanged, nothing happens; changed, it rotates in."""
+    conn = sdk("demo")
+    tag = prefix + "managed"
+    name = prefix + "L"
+    upstream = tmp_path / "upstream" / "current"
+    upstream.mkdir(parents=True)
+    moving = upstream / "busybox-latest.raw"
+    hits = []
+
+    def release(data, day, sums):
+        moving.write_bytes(data)
+        stamp = datetime.datetime(2026, 11, day, 12, tzinfo=datetime.timezone.utc).timestamp()
+        os.utime(moving, (stamp, stamp))
+        (upstream / "SUMS").write_text(sums(hashlib.sha256(data).hexdigest()))
+
+    with file_server(tmp_path / "upstream", hits) as base:
+        entry = image(name, [], latest_url=base + "/current/busybox-latest.raw")
+        entry["latest_checksum_url"] = base + "/current/SUMS"
+        extra = dict(
+            catalog_publish_cloud="demo",
+            catalog_publish_images=[entry],
+            catalog_publish_managed_tag=tag,
+            catalog_publish_cache_dir=str(tmp_path / "cache"),
+        )
+        # GNU shape, beside another file's line.
+        first_bytes = os.urandom(128 * 1024)
+        release(first_bytes, 20, lambda hex_: "%s  other.raw\n%s *busybox-latest.raw\n" % ("0" * 64, hex_))
+        first = run_playbook("catalog.yml", extra)
+        assert first.rc == 0, first.output
+        found = series(conn, tag)
+        assert sorted(found) == [(name, "20261120")]
+        current = found[(name, "20261120")]
+        assert (current["name"], current["os_hidden"], current["status"]) == (name, False, "active")
+        assert current["os_hash_value"] == hashlib.sha512(first_bytes).hexdigest()
+        assert current["osimages_source_checksum"] == "sha256:" + hashlib.sha256(first_bytes).hexdigest()
+        assert current["image_build_date"] == "2026-11-20"
+
+        # The upstream file did not change: only the checksum file is read, and nothing changes.
+        del hits[:]
+        again = run_playbook("catalog.yml", extra)
+        assert again.rc == 0 and again.changed == 0, again.output
+        assert set(hits) == {"/current/SUMS"} and series(conn, tag) == found
+
+        # A new upstream file (BSD-tagged checksum file) becomes a new version and takes the name.
+        second_bytes = os.urandom(128 * 1024 + 1)
+        release(second_bytes, 25, lambda hex_: "SHA256 (busybox-latest.raw) = %s\n" % hex_)
+        moved = run_playbook("catalog.yml", extra)
+        assert moved.rc == 0, moved.output
+        now = series(conn, tag)
+        assert (now[(name, "20261125")]["name"], now[(name, "20261125")]["os_hidden"]) == (name, False)
+        assert now[(name, "20261125")]["os_hash_value"] == hashlib.sha512(second_bytes).hexdigest()
+        assert (now[(name, "20261120")]["name"], now[(name, "20261120")]["os_hidden"]) == (name + " (20261120)", True)
