@@ -47,9 +47,13 @@ OSISM_IMAGE_DEFAULTS = {
 REQUIRED_IMAGE_KEYS = ("name", "format", "login", "status", "visibility", "versions")
 OUR_IMAGE_DEFAULTS = {
     "container_format": "bare",
+    # Of the versions uuid_validity lets expire, how many (newest first) stay deactivated before deletion.
+    "keep_deactivated": None,
     "members": [],
     "method": "direct",
     "stores": [],
+    # The name of a version that is not the current one, as a template of {name} and {version}.
+    "versioned_name": None,
 }
 OSISM_VERSION_KEYS = (
     "build_date",
@@ -114,6 +118,8 @@ def natural_key(version):
 
 def versioned_name(image, version):
     """The name a version of ``image`` carries when it is not the current one (or always, when not multi)."""
+    if image.get("versioned_name"):
+        return image["versioned_name"].format(name=image["name"], version=version)
     if image["multi"]:
         return "%s%s(%s)" % (image["name"], image["separator"], version)
     return "%s%s%s" % (image["name"], image["separator"], version)
@@ -216,6 +222,11 @@ def _check_image(problems, origin, index, raw):
         problems.add(where, "meta must be a mapping of image properties")
         image["meta"] = {}
     image["meta"] = _check_meta(problems, where, image["meta"])
+    keep = image["keep_deactivated"]
+    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+        problems.add(where, "keep_deactivated must be a whole number >= 0, not %r", keep)
+        image["keep_deactivated"] = None
+    _check_template(problems, where, image)
     if bool(image["latest_url"]) != bool(image["latest_checksum_url"]):
         problems.add(where, "latest_url and latest_checksum_url go together")
     for key in ("latest_url", "latest_checksum_url"):
@@ -249,6 +260,19 @@ def _check_image(problems, origin, index, raw):
     image["versions"].sort(key=lambda item: natural_key(item["version"]))
     _check_retention(problems, where, image)
     return image
+
+
+def _check_template(problems, where, image):
+    template = image["versioned_name"]
+    if template is None:
+        return
+    try:
+        ok = isinstance(template, str) and "{version}" in template and bool(template.format(name="n", version="v"))
+    except (KeyError, IndexError, ValueError):
+        ok = False  # a placeholder other than {name} and {version}, or a stray brace
+    if not ok:
+        problems.add(where, "versioned_name is a template with {version} (and {name}), such as '{name}-{version}'")
+        image["versioned_name"] = None
 
 
 def _check_choice(problems, where, image, key, choices):

@@ -170,7 +170,9 @@ def series_of(image):
 
 
 def is_managed(image, managed_tag, project_id):
-    return managed_tag in image["tags"] and (project_id is None or image["owner"] == project_id)
+    """Carries the managed tag (or, without one, the series property) and belongs to the project."""
+    marked = managed_tag in image["tags"] if managed_tag else SERIES_PROPERTY in image["properties"]
+    return marked and (project_id is None or image["owner"] == project_id)
 
 
 def validity_keeps(validity, rank, today):
@@ -213,18 +215,17 @@ def plan_catalog(catalog, glance_images, managed_tag, project_id, today, delete_
         if image["enable"]:
             steps.extend(_plan_image(problems, image, series, managed_tag, project_id, today, delete_retired))
         else:
-            validity = image["validity"] or parse_validity(DEFAULT_VALIDITY)
-            steps.extend(
-                _retire_series(image["name"], series, validity, "the catalog disables it", today, delete_retired)
-            )
+            retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"])
+            steps.extend(_retire_series(image["name"], series, retention, "the catalog disables it"))
     for series_name in sorted(set(by_series) - published):
         series = by_series[series_name]
         newest = max(series, key=_version_key)
         try:
             validity = parse_validity(newest["properties"].get("uuid_validity") or DEFAULT_VALIDITY)
         except ValueError:
-            validity = parse_validity(DEFAULT_VALIDITY)
-        steps.extend(_retire_series(series_name, series, validity, "no longer in the catalog", today, delete_retired))
+            validity = None
+        retention = Retention(validity, today, delete_retired)
+        steps.extend(_retire_series(series_name, series, retention, "no longer in the catalog"))
     if problems:
         raise CatalogPlanError(problems)
     return CatalogPlan(steps)
@@ -243,6 +244,7 @@ def visible_names(image):
 
 def _check_strangers(problems, catalog, glance_images, managed_tag, project_id):
     """A visible image that holds a name the catalog shows, and is not one of its versions, stops the run."""
+    marker = "the tag %s" % managed_tag if managed_tag else "the property %s" % SERIES_PROPERTY
     wanted = {}
     for image in catalog:
         if image["enable"]:
@@ -254,9 +256,18 @@ def _check_strangers(problems, catalog, glance_images, managed_tag, project_id):
             continue
         if not is_managed(glance, managed_tag, project_id):
             problems.append(
-                "image %s (%s) already holds the name %r and is not managed (no tag %s in this project): rename or "
-                "hide it, or adopt it by adding the tag and %s=%s"
-                % (glance["id"], glance["status"], glance["name"], managed_tag, SERIES_PROPERTY, owner)
+                "image %s (%s) already holds the name %r without being a version of it (it lacks %s, or belongs to "
+                "another project): rename or hide it, or adopt it by setting %s=%s and %s%s"
+                % (
+                    glance["id"],
+                    glance["status"],
+                    glance["name"],
+                    marker,
+                    SERIES_PROPERTY,
+                    owner,
+                    VERSION_PROPERTY,
+                    " and adding the tag" if managed_tag else "",
+                )
             )
         elif series_of(glance) not in (owner, None):
             problems.append(
@@ -265,22 +276,30 @@ def _check_strangers(problems, catalog, glance_images, managed_tag, project_id):
             )
 
 
-def _wanted_properties(image, version):
-    """What every version carries, as openstack-image-manager sets it, plus the series that ties them together."""
+def _wanted_properties(image, version, osism):
+    """What every version carries, plus the series that ties them together.
+
+    ``osism``: also what openstack-image-manager sets (``image_name``, a default ``image_description``). The
+    SCS properties it derives (``image_source``, ``image_build_date``) give way to the same keys in ``meta``.
+    """
     properties = dict(image["meta"])
     properties.update(version["meta"])
     properties[VERSION_PROPERTY] = version["version"]
     properties[SERIES_PROPERTY] = image["name"]
-    properties.setdefault(OSISM_SERIES_PROPERTY, image["name"])
-    properties.setdefault("image_description", version["image_description"] or image["name"])
-    properties["image_original_user"] = image["login"]
+    if osism:
+        properties.setdefault(OSISM_SERIES_PROPERTY, image["name"])
+        properties.setdefault("image_description", version["image_description"] or image["name"])
+    elif version["image_description"]:
+        properties.setdefault("image_description", version["image_description"])
+    if image["login"]:
+        properties["image_original_user"] = image["login"]
     if version["source"] or version["url"]:
-        properties["image_source"] = version["source"] or version["url"]
+        properties.setdefault("image_source", version["source"] or version["url"])
     elif version["artifact"]:
-        properties["image_source"] = "file:%s" % os.path.basename(version["artifact"]["path"])
+        properties.setdefault("image_source", "file:%s" % os.path.basename(version["artifact"]["path"]))
     build_date = version["build_date"] or (version["artifact"] or {}).get("build_date")
     if build_date:
-        properties["image_build_date"] = str(build_date)[:10]
+        properties.setdefault("image_build_date", str(build_date)[:10])
     if not image["multi"]:
         properties["os_version"] = version["version"]
     elif version["os_version"]:
@@ -289,9 +308,12 @@ def _wanted_properties(image, version):
 
 
 def _wanted_tags(image, managed_tag):
-    tags = set(image["tags"]) | {managed_tag}
-    if image["meta"].get("os_distro"):
-        tags.add("os:%s" % image["meta"]["os_distro"])
+    """The catalog's tags; with a managed tag, also that tag and ``os:<os_distro>``, as openstack-image-manager."""
+    tags = set(image["tags"])
+    if managed_tag:
+        tags.add(managed_tag)
+        if image["meta"].get("os_distro"):
+            tags.add("os:%s" % image["meta"]["os_distro"])
     return sorted(tags)
 
 
@@ -324,16 +346,12 @@ def _plan_image(problems, image, series, managed_tag, project_id, today, delete_
 
     # Versions in Glance the catalog no longer lists: newest first, ranked among all versions of the series.
     everything = sorted(set(listed) | set(v for v in by_version if v), key=natural_key, reverse=True)
-    validity = image["validity"] or parse_validity(DEFAULT_VALIDITY)
-    for version, holders in by_version.items():
-        if version in listed or len(holders) != 1:
-            continue
+    retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"])
+    superseded = [v for v in by_version if v not in listed and len(by_version[v]) == 1]
+    for version in sorted(superseded, key=lambda v: natural_key(v or ""), reverse=True):
         rank = everything.index(version) if version in everything else len(everything)
-        steps.append(
-            _retire(
-                name, holders[0], versioned_name(image, version), validity, rank, today, delete_retired, "superseded"
-            )
-        )
+        glance = by_version[version][0]
+        steps.append(_retire(name, glance, versioned_name(image, version), retention, rank, "superseded"))
     return steps
 
 
@@ -349,7 +367,7 @@ def _plan_version(problems, image, version, current, newest, managed_tag, projec
         "hidden": hidden,
         "min_disk": image["min_disk"],
         "min_ram": image["min_ram"],
-        "properties": _wanted_properties(image, version),
+        "properties": _wanted_properties(image, version, osism=bool(managed_tag)),
         "tags": _wanted_tags(image, managed_tag),
     }
     if final["visibility"] == "shared":
@@ -386,7 +404,7 @@ def _plan_version(problems, image, version, current, newest, managed_tag, projec
         )
     elif expected and current["hash_algo"] == "sha512" and current["hash_value"] != expected:
         problems.append(
-            "%s: version %s already exists as image %s with other data (Glance holds sha512 %s..., the source is "
+            "%s: version %s already exists as image %s with different data (Glance holds sha512 %s..., the source is "
             "%s...); image data is immutable: publish it as a new version"
             % (name, number, current["id"], current["hash_value"][:16], expected[:16])
         )
@@ -422,21 +440,50 @@ def _upload(image, version, image_id, expected, reason):
     return Step(TRANSFER, UPLOAD, image["name"], version["version"], reason, image_id, source=source)
 
 
-def _retire_series(series_name, series, validity, why, today, delete_retired):
+class Retention(object):
+    """How long superseded versions stay: valid (hidden), then deactivated, then deleted when deletion is on.
+
+    ``keep_deactivated``: of the expired versions, newest first, how many stay deactivated (None: no limit when
+    deletion is off, none when it is on).
+    """
+
+    def __init__(self, validity, today, delete_retired, keep_deactivated=None):
+        self.validity = validity or parse_validity(DEFAULT_VALIDITY)
+        self.today = today
+        self.delete_retired = delete_retired
+        self.keep_deactivated = keep_deactivated
+        self.expired = 0  # expired versions met so far, newest first
+
+    def rule(self):
+        rule = "uuid_validity %s" % describe_validity(self.validity)
+        if self.keep_deactivated is not None:
+            rule += ", keep_deactivated %d" % self.keep_deactivated
+        return rule
+
+    def verdict(self, rank):
+        """ "valid", "deactivate" or "delete" for the version of ``rank``; call newest first."""
+        if validity_keeps(self.validity, rank, self.today):
+            return "valid"
+        self.expired += 1
+        if not self.delete_retired:
+            return "deactivate"
+        kept = self.keep_deactivated or 0
+        return "deactivate" if self.expired <= kept else "delete"
+
+
+def _retire_series(series_name, series, retention, why):
     """Every version of a series the catalog does not publish (any more)."""
     ordered = sorted(series, key=_version_key, reverse=True)
-    return [
-        _retire(series_name, glance, glance["name"], validity, rank, today, delete_retired, why)
-        for rank, glance in enumerate(ordered)
-    ]
+    return [_retire(series_name, glance, glance["name"], retention, rank, why) for rank, glance in enumerate(ordered)]
 
 
-def _retire(series_name, glance, name, validity, rank, today, delete_retired, why):
+def _retire(series_name, glance, name, retention, rank, why):
     """One version that is no longer published: hidden while valid, then deactivated, then (if enabled) deleted."""
     version = glance["properties"].get(VERSION_PROPERTY)
-    rule = "uuid_validity %s" % describe_validity(validity)
+    rule = retention.rule()
     params = {"name": name, "hidden": True}
-    if validity_keeps(validity, rank, today):
+    verdict = retention.verdict(rank)
+    if verdict == "valid":
         if glance["name"] != name:
             action, phase = DEMOTE, LEAVE_NAME
         else:
@@ -444,12 +491,14 @@ def _retire(series_name, glance, name, validity, rank, today, delete_retired, wh
         return Step(
             phase, action, series_name, version, "%s, still valid (%s)" % (why, rule), glance["id"], name, params
         )
-    if delete_retired and not glance["protected"]:
+    if verdict == "delete" and not glance["protected"]:
         return Step(RETIRE, DELETE, series_name, version, "%s, expired (%s)" % (why, rule), glance["id"], None)
     reason = "%s, expired (%s)%s" % (
         why,
         rule,
-        "; protected, so never deleted" if delete_retired else "; deletion is off",
+        "; protected, so never deleted"
+        if verdict == "delete"
+        else ("; kept deactivated" if retention.delete_retired else "; deletion is off"),
     )
     done = glance["status"] == "deactivated" and glance["hidden"] and glance["name"] == name
     params["status"] = "deactivated" if glance["status"] in ("active", "deactivated") else None

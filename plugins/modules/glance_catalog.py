@@ -52,8 +52,12 @@ options:
     elements: dict
   managed_tag:
     description:
-      - The tag that marks images this catalog manages. Every image it creates carries it; an image without it is
-        never changed.
+      - 'The tag that marks images this catalog manages. Every image it creates carries it; an image without it is
+        never changed. As openstack-image-manager does, images also get the tag C(os:<os_distro>), and the
+        properties C(image_name) and C(image_description) (the catalog name, unless C(meta) sets them).'
+      - An empty string manages a series by its C(osimages_series) property instead, as
+        C(osimages.glance.image_publish) does. Images then carry the catalog's tags only. The listing costs two
+        requests per catalog image instead of three in all, so this suits a few images, not a large catalog.
     type: str
     default: managed_by_osimages
   delete_retired:
@@ -74,6 +78,14 @@ options:
       - The transfers that failed, as image ID to error message, for the call with O(after_transfers=true).
     type: dict
     default: {}
+  transferred:
+    description:
+      - The image IDs of RV(transfers) that the first call handed out, for the call with O(after_transfers=true).
+        Only these new versions are rolled back when their data did not arrive, so that a version another
+        publication registered a moment ago is left alone.
+      - When not given, every new version without data (hidden, unprotected, managed) is rolled back.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - osimages.glance.connection
   - osimages.glance.attributes
@@ -117,6 +129,7 @@ EXAMPLES = r"""
     cloud: mycloud
     catalog_files: [/etc/images/debian.yml, /etc/images/ubuntu.yml]
     after_transfers: true
+    transferred: "{{ catalog.transfers | map(attribute='id') }}"
     transfer_errors: "{{ dict(transfers.results | selectattr('failed') | map(attribute='item.id')
                          | zip(transfers.results | selectattr('failed') | map(attribute='msg'))) }}"
   when: catalog.transfers | length > 0
@@ -196,6 +209,42 @@ failed:
   description: The catalog images that could not be published, with why. The task fails when this is not empty.
   returned: always
   type: dict
+current:
+  description:
+    - Per catalog image, the Glance image that carries its name after the run (in check mode, as the plan leaves
+      it), in the form M(osimages.glance.glance_image) returns; null for C(multi=false) and disabled images.
+  returned: always
+  type: dict
+  sample:
+    Debian 13:
+      id: 0c6f5a3e-8f4b-5b8e-9d7a-1e2f3a4b5c6d
+      name: Debian 13
+      status: active
+      hidden: false
+retired:
+  description: The versions this run deactivated or deleted (in check mode, would), newest first per image.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The catalog image.
+      type: str
+    version:
+      description: The version.
+      type: str
+    id:
+      description: The Glance image ID.
+      type: str
+    name:
+      description: Its name after the step (null when deleted).
+      type: str
+    action:
+      description: V(deactivated) or V(deleted).
+      type: str
+    reason:
+      description: Why, in words.
+      type: str
 """
 
 import datetime
@@ -208,7 +257,9 @@ from ansible_collections.osimages.glance.plugins.module_utils._apply import appl
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import LATEST
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CREATE
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DEACTIVATE
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DELETE
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import SERIES_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import UPLOAD
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import VERSION_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import is_managed
@@ -225,6 +276,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._latest import res
 from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
+from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
 from ansible_collections.osimages.glance.plugins.module_utils._queries import names_query
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
 
@@ -243,6 +295,7 @@ class GlanceCatalogModule(GlanceModule):
         delete_retired=dict(type="bool", default=False),
         after_transfers=dict(type="bool", default=False),
         transfer_errors=dict(type="dict", default={}),
+        transferred=dict(type="list", elements="str"),
     )
     module_kwargs = dict(required_one_of=[("catalog_files", "catalog")])
 
@@ -251,6 +304,8 @@ class GlanceCatalogModule(GlanceModule):
         params = self.params
         catalog = load_catalog(self._documents())
         project_id = self.api.project_id
+        for image in catalog:
+            image["members"] = self._project_ids(image["members"])
         listed = self._list(catalog, project_id)
         before = dict(listed)  # for diff mode: execution updates ``listed`` as it goes
         failed, changed = {}, False
@@ -271,14 +326,14 @@ class GlanceCatalogModule(GlanceModule):
                 if image["name"] in failed:
                     continue
                 try:
-                    changed |= self._execute(plan.for_image(image["name"]), listed, transfers, failed)
+                    changed |= self._execute(plan.for_image(image["name"]), listed, transfers)
                 except ModuleError as exc:
                     failed[image["name"]] = exc.msg
                     changed = True
             # Series the catalog no longer lists: only retirement steps.
             for name in sorted(set(step.image for step in plan.steps) - set(image["name"] for image in catalog)):
                 try:
-                    changed |= self._execute(plan.for_image(name), listed, transfers, failed)
+                    changed |= self._execute(plan.for_image(name), listed, transfers)
                 except ModuleError as exc:
                     failed[name] = exc.msg
         result = dict(
@@ -287,6 +342,12 @@ class GlanceCatalogModule(GlanceModule):
             plan_table=plan.table(),
             transfers=transfers,
             failed=failed,
+            current=_current(catalog, plan, listed, self.check_mode),
+            retired=[
+                dict(step.as_dict(), action="deactivated" if step.action == DEACTIVATE else "deleted")
+                for step in plan.steps
+                if step.action in (DEACTIVATE, DELETE) and step.image not in failed
+            ],
         )
         if self.ansible._diff:
             result["diff"] = plan.diff(before)
@@ -298,6 +359,10 @@ class GlanceCatalogModule(GlanceModule):
                 **result,
             )
         return result
+
+    def _project_ids(self, members):
+        """Members may be project names; IDs are taken as they are, without asking Keystone."""
+        return sorted(set(member if looks_like_id(member) else self.api.resolve_project(member) for member in members))
 
     def _documents(self):
         documents = []
@@ -318,8 +383,9 @@ class GlanceCatalogModule(GlanceModule):
     def _list(self, catalog, project_id):
         """Every image the plan needs, by ID: the managed ones (hidden too), and the visible holders of our names."""
         tag = self.params["managed_tag"]
-        query = {"owner": project_id, "visibility": "all", "os_hidden": HIDDEN_ANY, "tag": [tag]}
-        images = dict((raw["id"], raw) for raw in self.api.iter_images(query))
+        mine = {"owner": project_id, "visibility": "all", "os_hidden": HIDDEN_ANY}
+        queries = [dict(mine, tag=[tag])] if tag else [dict(mine, **{SERIES_PROPERTY: i["name"]}) for i in catalog]
+        images = dict((raw["id"], raw) for query in queries for raw in self.api.iter_images(query))
         names = sorted(set(name for image in catalog if image["enable"] for name in visible_names(image)))
         if names:
             for raw in self.api.iter_images(names_query(names)):
@@ -327,10 +393,9 @@ class GlanceCatalogModule(GlanceModule):
         return dict((image_id, self._normalize(raw)) for image_id, raw in images.items())
 
     def _normalize(self, raw):
-        members = None
-        if raw.get("visibility") == "shared" and self.params["managed_tag"] in (raw.get("tags") or []):
-            members = self.api.members(raw["id"])
-        image = normalize(raw, members)
+        image = normalize(raw)
+        if raw.get("visibility") == "shared" and is_managed(image, self.params["managed_tag"], None):
+            image = normalize(raw, self.api.members(raw["id"]))
         image["raw"] = raw
         return image
 
@@ -365,9 +430,12 @@ class GlanceCatalogModule(GlanceModule):
         """Delete the new versions whose bytes did not arrive; their images keep the current version."""
         changed = False
         tag = self.params["managed_tag"]
+        handed_out = self.params["transferred"]
         for image_id, image in list(listed.items()):
             errored = image_id in transfer_errors
             stalled = image["status"] in ("queued", "uploading", "saving", "importing", "killed")
+            if handed_out is not None and image_id not in handed_out:
+                continue
             if not (errored or stalled) or not is_managed(image, tag, project_id):
                 continue
             if not image["hidden"] or image["protected"]:
@@ -376,13 +444,13 @@ class GlanceCatalogModule(GlanceModule):
             self.api.delete(image["raw"])
             del listed[image_id]
             failed[series_of(image) or image["name"]] = (
-                "the transfer of version %s failed (%s); the new image %s was deleted again and the "
-                "current version is unchanged" % (image["properties"].get(VERSION_PROPERTY), why, image_id)
+                "the transfer of version %s failed (%s). The new image was deleted again (%s); the current version "
+                "is unchanged" % (image["properties"].get(VERSION_PROPERTY), why, image_id)
             )
             changed = True
         return changed
 
-    def _execute(self, steps, listed, transfers, failed):
+    def _execute(self, steps, listed, transfers):
         """One catalog image's steps in order; a new version without its bytes yet stops after its creation."""
         changed = False
         created = {}  # a derived ID further down its seed, when Glance keeps the first one for a deleted image
@@ -404,6 +472,23 @@ class GlanceCatalogModule(GlanceModule):
                 listed[raw["id"]] = self._normalize(raw)
                 created[step.image_id] = raw["id"]
         return changed
+
+
+def _current(catalog, plan, listed, check_mode):
+    """Per image, the Glance image that carries its name (multi images) after the run; in check mode, as planned."""
+    current = {}
+    for image in catalog:
+        steps = [step for step in plan.for_image(image["name"]) if step.name == image["name"] and step.params]
+        if not image["multi"] or not image["enable"] or not steps:
+            current[image["name"]] = None
+            continue
+        step = steps[-1]
+        found = dict(listed.get(step.image_id) or {"id": step.image_id, "status": "queued"})
+        found.pop("raw", None)
+        if check_mode:
+            found.update((key, value) for key, value in step.params.items() if value is not None and key != "members")
+        current[image["name"]] = found
+    return current
 
 
 def _open(url, method="GET"):

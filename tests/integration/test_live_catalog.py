@@ -173,7 +173,10 @@ def test_a_stranger_holding_a_name_stops_the_run_before_anything_changes(run_mod
     ]
     result = run_module("glance_catalog", {"catalog": catalog, "managed_tag": tag})
     assert result["failed"] and "nothing was changed in Glance" in result["msg"]
-    assert "image %s (queued) already holds the name %r and is not managed" % (stranger, prefix + "D") in result["msg"]
+    assert (
+        "image %s (queued) already holds the name %r without being a version of it" % (stranger, prefix + "D")
+        in result["msg"]
+    )
     assert series(conn, tag) == {}
     assert raw_image(conn, stranger)["tags"] == []
 

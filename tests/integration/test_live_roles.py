@@ -321,7 +321,7 @@ def test_publish_refuses_a_stranger_with_the_stable_name(artifact, run_playbook,
     stranger = conn.image.create_image(name=name, disk_format="raw", container_format="bare")
     result = publish(run_playbook, name, "1", artifact)
     assert result.rc != 0
-    assert stranger.id in result.output and "without being versions of it" in result.output
+    assert stranger.id in result.output and "without being a version of it" in result.output
     assert series_images(conn, name) == []
 
 

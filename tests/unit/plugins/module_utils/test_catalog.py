@@ -182,6 +182,9 @@ BROKEN = [
         entry(name="O", versions=[{"version": "1", "url": "debian.qcow2"}]),
         "url must be an http(s), ftp(s)",
     ),
+    ("a negative keep_deactivated", entry(name="P", keep_deactivated=-1), "keep_deactivated must be a whole number"),
+    ("a versioned_name without {version}", entry(name="Q", versioned_name="{name}-v"), "versioned_name is a template"),
+    ("a versioned_name with a stray key", entry(name="R", versioned_name="{nme}-{version}"), "versioned_name is a"),
 ]
 
 

@@ -30,7 +30,9 @@ def entry(name="Debian", versions=("2",), multi=True, validity="last-3", **chang
         "multi": multi,
         "meta": {"os_distro": "debian", "uuid_validity": validity} if validity else {"os_distro": "debian"},
         "versions": [
-            {"version": v, "url": "http://127.0.0.1/%s-%s.qcow2" % (name, v), "checksum": "sha512:" + SHA512}
+            v
+            if isinstance(v, dict)
+            else {"version": v, "url": "http://127.0.0.1/%s-%s.qcow2" % (name, v), "checksum": "sha512:" + SHA512}
             for v in versions
         ],
     }
@@ -147,6 +149,57 @@ def test_retention_follows_uuid_validity(validity, delete_retired, expected):
     assert steps(result, "promote") == [("promote", "Debian", "6")]
 
 
+# keep_deactivated: of the expired versions, newest first, how many stay deactivated before deletion.
+# Glance holds 1..5 (5 current), the catalog lists 6 with uuid_validity last-2.
+KEEP_DEACTIVATED = [
+    # keep_deactivated, delete_retired, {version: action}
+    (1, True, {"5": "demote", "4": "deactivate", "3": "delete", "2": "delete", "1": "delete"}),
+    (2, True, {"5": "demote", "4": "deactivate", "3": "deactivate", "2": "delete", "1": "delete"}),
+    (0, True, {"5": "demote", "4": "delete", "3": "delete", "2": "delete", "1": "delete"}),
+    (1, False, {"5": "demote", "4": "deactivate", "3": "deactivate", "2": "deactivate", "1": "deactivate"}),
+]
+
+
+@pytest.mark.parametrize("keep_deactivated, delete_retired, expected", KEEP_DEACTIVATED)
+def test_keep_deactivated_keeps_the_newest_expired_versions_deactivated(keep_deactivated, delete_retired, expected):
+    glance = [published("Debian (%s)" % v, v, os_hidden=True) for v in "1234"] + [published("Debian", "5")]
+    image = entry(versions=("6",), validity="last-2", keep_deactivated=keep_deactivated)
+    result = plan([image], glance, delete_retired=delete_retired)
+    assert dict((step.version, step.action) for step in result.steps if step.version != "6") == expected
+    # Retirement runs newest first.
+    retired = [step.version for step in result.steps if step.action in ("deactivate", "delete")]
+    assert retired == sorted(retired, reverse=True)
+
+
+def test_without_a_managed_tag_the_series_property_marks_the_versions_and_the_tags_stay_as_given():
+    """image_publish's convention: no managed tag, no os: tag, its own versioned names."""
+    current = published("Debian", "2", tags=["ci"])
+    stranger = published("Debian", "9", id="tagged-but-no-series")
+    del stranger["properties"]["osimages_series"]
+    image = entry(versions=("3",), tags=["ci"], versioned_name="{name}-{version}", validity="last-2")
+    result = plan_catalog(catalog(image), [current], "", PROJECT, TODAY)
+    assert changes(result) == [("create", "3"), ("upload", "3"), ("demote", "2"), ("promote", "3")]
+    create, demote = result.steps[0], result.steps[2]
+    assert create.params["tags"] == ["ci"] and create.params["name"] == "Debian-3"
+    assert "image_name" not in create.params["properties"]
+    assert demote.params["name"] == "Debian-2"
+    with pytest.raises(CatalogPlanError) as caught:
+        plan_catalog(catalog(image), [current, stranger], "", PROJECT, TODAY)
+    assert "tagged-but-no-series" in str(caught.value) and "it lacks the property osimages_series" in str(caught.value)
+
+
+def test_scs_properties_given_in_meta_win_over_the_derived_ones():
+    version = {"version": "1", "url": "http://127.0.0.1/d.qcow2", "build_date": "2026-12-01"}
+    version["meta"] = {"image_build_date": "2026-12-01T10:15:00Z", "image_source": "https://example.org/build/7"}
+    (create,) = steps_of(plan([entry(versions=[version])], []), "create")
+    assert create.params["properties"]["image_build_date"] == "2026-12-01T10:15:00Z"
+    assert create.params["properties"]["image_source"] == "https://example.org/build/7"
+
+
+def steps_of(result, action):
+    return [step for step in result.steps if step.action == action]
+
+
 def test_the_version_that_leaves_the_name_goes_before_the_one_that_takes_it():
     glance = [published("Debian", "5")]
     result = plan([entry(versions=("6",), validity="none")], glance, delete_retired=True)
@@ -212,7 +265,9 @@ def test_an_image_without_the_managed_tag_is_never_touched_and_a_name_it_holds_s
     stranger = published("Debian", "2", tags=["other"], id="stranger-id")
     with pytest.raises(CatalogPlanError) as caught:
         plan([entry()], [stranger])
-    assert "image stranger-id (active) already holds the name 'Debian' and is not managed" in str(caught.value)
+    message = str(caught.value)
+    assert "image stranger-id (active) already holds the name 'Debian' without being a version of it" in message
+    assert "it lacks the tag managed_by_osimages" in message
     # Hidden, or holding another name, it is simply not ours: no step mentions it.
     hidden = published("Debian", "2", tags=["other"], id="stranger-id", os_hidden=True)
     assert all(step.image_id != "stranger-id" for step in plan([entry()], [hidden]).steps)
@@ -238,7 +293,7 @@ def test_every_problem_in_glance_is_reported_together():
     assert len(problems) == 4, problems
     assert "no-series" in problems[0] and "no osimages_series property" in problems[0]
     assert any("ubuntu-stranger" in problem for problem in problems)
-    assert any("version 2 already exists as image changed-data with other data" in problem for problem in problems)
+    assert any("version 2 already exists as image changed-data with different data" in problem for problem in problems)
     assert any("version 9 is held by 2 images (twin-1, twin-2)" in problem for problem in problems)
 
 
