@@ -243,3 +243,25 @@ def test_latest_url_follows_a_moving_upstream_file_through_its_checksum_file(run
         assert (now[(name, "20261125")]["name"], now[(name, "20261125")]["os_hidden"]) == (name, False)
         assert now[(name, "20261125")]["os_hash_value"] == hashlib.sha512(second_bytes).hexdigest()
         assert (now[(name, "20261120")]["name"], now[(name, "20261120")]["os_hidden"]) == (name + " (20261120)", True)
+
+
+def test_the_second_call_rolls_back_only_the_versions_the_first_call_handed_out(run_module, prefix, sdk, sources):
+    """A new version another publication registered a moment ago (queued, hidden) is not this run's to roll back."""
+    conn = sdk("demo")
+    tag = prefix + "managed"
+    name = prefix + "P"
+    entry = image(name, [{"version": "1", "artifact": sources["a1"]["path"]}])
+    theirs = new_image(
+        conn,
+        name + " (2)",
+        os_hidden=True,
+        tags=[tag],
+        osimages_series=name,
+        internal_version="2",
+    )
+    options = {"catalog": [entry], "managed_tag": tag, "after_transfers": True}
+    kept = run_module("glance_catalog", dict(options, transferred=[]))
+    assert raw_image(conn, theirs)["status"] == "queued", kept
+    # Without the list, every new version without data counts as this run's, as before.
+    swept = run_module("glance_catalog", options)
+    assert raw_image(conn, theirs) is None, swept
