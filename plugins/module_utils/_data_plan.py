@@ -27,11 +27,12 @@ UPLOAD = "upload"  # PUT the file (method direct)
 STAGE_AND_IMPORT = "stage-and-import"  # PUT it to the staging area, then the glance-direct import
 IMPORT_STAGED = "import-staged"  # an earlier run staged the data and stopped there: import it
 WEB_IMPORT = "web-import"  # Glance fetches the URL (web-download)
+GLANCE_IMPORT = "glance-import"  # Glance fetches the image from another region's Glance (glance-download)
 COPY = "copy"  # copy-image into the stores that lack the data
 DOWNLOAD = "download"  # write the data to a local file
 
 # What a plan does to the image's status when it runs to the end.
-SENDS_DATA = (UPLOAD, STAGE_AND_IMPORT, IMPORT_STAGED, WEB_IMPORT)
+SENDS_DATA = (UPLOAD, STAGE_AND_IMPORT, IMPORT_STAGED, WEB_IMPORT, GLANCE_IMPORT)
 # Glance statuses in which an upload or import is still running.
 BUSY_STATUSES = ("saving", "importing", "uploading")
 # The create-only fields Glance needs before it takes data.
@@ -69,14 +70,15 @@ def needs_local_digest(image, method):
 def plan_data(image, request):
     """The plan for ``image`` (normalised) and ``request``, a dict of:
 
-    - ``method``: direct, glance-direct, web-download, copy-image or download;
+    - ``method``: direct, glance-direct, web-download, glance-download, copy-image or download;
     - ``stores``: the stores asked for (copy-image: every store it must reach);
     - ``wait``: whether the task waits for Glance to finish;
     - ``local_digest``: the hash of src or dest with the image's algorithm, when it was read (else None);
     - ``local_size``: the size of src in bytes, when known (else None);
     - ``local_stream``: whether src is a stream (a FIFO, a character device), which can only be read once;
     - ``last_task``: Glance's latest import task of the image (a dict with ``status`` and ``message``), or None;
-    - ``admin``: whether Glance treats the user as an admin; None when not known (then Glance decides).
+    - ``admin``: whether Glance treats the user as an admin; None when not known (then Glance decides);
+    - ``source``, ``source_region``: glance-download's source image (normalised) and the region it is in.
 
     Raises ValidationError (or Forbidden) when the image cannot do what is asked.
     """
@@ -85,6 +87,8 @@ def plan_data(image, request):
         return _plan_download(image, request)
     if method == "copy-image":
         return _plan_copy(image, request)
+    if method == "glance-download":
+        return _plan_glance_download(image, request)
     return _plan_upload(image, request)
 
 
@@ -97,7 +101,12 @@ def _plan_upload(image, request):
                 "%s has no %s; set it with osimages.glance.glance_image before uploading data"
                 % (label(image), " or ".join(missing))
             )
-        action = {"direct": UPLOAD, "glance-direct": STAGE_AND_IMPORT, "web-download": WEB_IMPORT}[method]
+        action = {
+            "direct": UPLOAD,
+            "glance-direct": STAGE_AND_IMPORT,
+            "web-download": WEB_IMPORT,
+            "glance-download": GLANCE_IMPORT,
+        }[method]
         return DataPlan(action, image, _after_import(image, request), "the image has no data yet")
     if status == "uploading" and image["size"] is not None:
         return _plan_staged(image, request)
@@ -128,10 +137,11 @@ def _plan_upload(image, request):
 
 def _plan_staged(image, request):
     """The image is ``uploading`` with a size: an earlier run staged its data and never started the import."""
-    if request["method"] == "web-download":
+    if request["method"] in ("web-download", "glance-download"):
         raise ValidationError(
-            "%s holds %d staged bytes that were never imported, and web-download needs an image without data; "
-            "import them with src and method glance-direct, or delete the image" % (label(image), image["size"])
+            "%s holds %d staged bytes that were never imported, and %s needs an image without data; "
+            "import them with src and method glance-direct, or delete the image"
+            % (label(image), image["size"], request["method"])
         )
     size = request.get("local_size")
     if size is not None and size != image["size"]:
@@ -146,6 +156,35 @@ def _plan_staged(image, request):
         _after_import(image, dict(request, method="glance-direct")),
         "%d bytes were staged by an earlier run that did not start the import" % image["size"],
     )
+
+
+def _plan_glance_download(image, request):
+    """glance-download: the target takes the source's data, which must be active; the same hash is "nothing"."""
+    source, region = request["source"], request["source_region"]
+    where = "%s in %s" % (label(source), region)
+    if source["status"] != "active":
+        raise ValidationError("glance-download needs an active source image; %s is %s" % (where, source["status"]))
+    differing = [field for field in FORMAT_FIELDS if image[field] and image[field] != source[field]]
+    if differing:
+        raise ValidationError(
+            "%s has %s, and the source %s has %s: glance-download takes the source's formats, so create the "
+            "image with them"
+            % (
+                label(image),
+                ", ".join("%s %s" % (field, image[field]) for field in differing),
+                where,
+                ", ".join("%s %s" % (field, source[field]) for field in differing),
+            )
+        )
+    if image["status"] in ("active", "deactivated"):
+        if (image["hash_algo"], image["hash_value"]) == (source["hash_algo"], source["hash_value"]):
+            return DataPlan(NOTHING, image, reason="the image holds the data of the source %s" % where)
+        raise ValidationError(
+            "image data is immutable; publish a new image: %s already holds different data (%s %s) than the "
+            "source %s (%s %s)"
+            % (label(image), image["hash_algo"], image["hash_value"], where, source["hash_algo"], source["hash_value"])
+        )
+    return _plan_upload(image, request)
 
 
 def _after_import(image, request):

@@ -369,10 +369,16 @@ class ImageApi(object):
             headers={"Content-Type": "application/octet-stream"},
         )
 
-    def start_import(self, image, method, uri=None, stores=None, all_stores=None, all_stores_must_succeed=None):
+    def start_import(
+        self, image, method, uri=None, stores=None, all_stores=None, all_stores_must_succeed=None, remote=None
+    ):
+        """POST the import; ``remote`` is glance-download's (region, image ID, service interface)."""
         request = {"method": {"name": method}}
         if uri:
             request["method"]["uri"] = uri
+        if remote:
+            region, image_id, interface = remote
+            request["method"].update(glance_region=region, glance_image_id=image_id, glance_service_interface=interface)
         if stores:
             request["stores"] = list(stores)
         if all_stores is not None:

@@ -115,6 +115,18 @@ class GlanceModule(LocalModule):
                 self.ansible.warn("validate_certs is false: the TLS certificates of the cloud are not checked")
         return self._api
 
+    def api_in_region(self, region, interface=None):
+        """An ImageApi for another region of the same cloud (the same credentials, a token of its own).
+
+        Its retries are reported with the main ImageApi's.
+        """
+        params = dict(self.params, region_name=region)
+        if interface:
+            params["interface"] = interface
+        api = ImageApi(self._connect(params))
+        api.retries = self.api.retries
+        return api
+
     def warnings(self):
         """Retries are bounded and never silent: each one becomes a warning."""
         return list(self._api.retries) if self._api is not None else []

@@ -63,11 +63,35 @@ options:
   method:
     description:
       - How data gets into Glance. V(direct) uploads with a single PUT; V(glance-direct) stages the data, then
-        imports it; V(web-download) lets Glance fetch O(url); V(copy-image) copies an active image's data to more
-        stores (an admin operation under Glance's default policy).
+        imports it; V(web-download) lets Glance fetch O(url); V(glance-download) lets this region's Glance fetch
+        O(source_image) from the Glance of O(source_region), server-side, with the user's token; V(copy-image)
+        copies an active image's data to more stores (an admin operation under Glance's default policy).
       - Defaults to V(direct) with O(src) and V(web-download) with O(url).
     type: str
-    choices: [direct, glance-direct, web-download, copy-image]
+    choices: [direct, glance-direct, web-download, glance-download, copy-image]
+  source_region:
+    description:
+      - For O(method=glance-download), the region whose Glance holds O(source_image). The cloud's credentials
+        are used there too.
+    type: str
+    version_added: 0.2.0
+  source_image:
+    description:
+      - For O(method=glance-download), the name or ID of the image in O(source_region), among the images this
+        project can see there. A name must match exactly one image.
+      - It must be C(active), and the target image must have its C(disk_format) and C(container_format) (or
+        none yet); both are checked before the import starts. When the target already holds data, it must be
+        the source's (the same C(os_hash_value)), and nothing happens.
+      - After the import, the target's C(os_hash_value) is checked against the source's.
+    type: str
+    version_added: 0.2.0
+  source_interface:
+    description:
+      - For O(method=glance-download), which endpoint of the source region's Glance the target Glance uses.
+    type: str
+    choices: [public, internal, admin]
+    default: public
+    version_added: 0.2.0
   stores:
     description:
       - The stores to put the data in. V(direct) takes at most one. The stores must exist on this Glance.
@@ -157,6 +181,15 @@ EXAMPLES = r"""
   osimages.glance.glance_image_info:
     cloud: mycloud
     image: debian-13-20261101
+
+- name: Copy an image from RegionOne into RegionTwo, server-side, checked against the source's hash
+  osimages.glance.glance_image_data:
+    cloud: mycloud
+    region_name: RegionTwo
+    image: debian-13-20261101
+    method: glance-download
+    source_region: RegionOne
+    source_image: debian-13-20261101
 
 - name: Let Glance fetch an upstream image into two stores
   osimages.glance.glance_image_data:
@@ -250,6 +283,7 @@ import time
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import BUSY_STATUSES
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import COPY
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import DOWNLOAD
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import GLANCE_IMPORT
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import IMPORT_STAGED
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import NOTHING
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import STAGE_AND_IMPORT
@@ -304,7 +338,10 @@ class GlanceImageDataModule(GlanceModule):
         src=dict(type="path"),
         url=dict(type="str"),
         dest=dict(type="path"),
-        method=dict(type="str", choices=["direct", "glance-direct", "web-download", "copy-image"]),
+        method=dict(type="str", choices=["direct", "glance-direct", "web-download", "glance-download", "copy-image"]),
+        source_region=dict(type="str"),
+        source_image=dict(type="str"),
+        source_interface=dict(type="str", choices=["public", "internal", "admin"], default="public"),
         stores=dict(type="list", elements="str"),
         all_stores=dict(type="bool"),
         all_stores_must_succeed=dict(type="bool"),
@@ -321,6 +358,7 @@ class GlanceImageDataModule(GlanceModule):
             ("method", "direct", ("src",)),
             ("method", "glance-direct", ("src",)),
             ("method", "web-download", ("url",)),
+            ("method", "glance-download", ("source_region", "source_image")),
         ],
     )
 
@@ -333,6 +371,7 @@ class GlanceImageDataModule(GlanceModule):
         raw = self._find(method)
         if method != "download":
             self._check_method_and_stores(method)
+        self.source = self._find_source() if method == "glance-download" else None
         plan = self._plan(raw, method)
         if plan.action == WAIT:
             if self.check_mode or not self.params["wait"]:
@@ -370,6 +409,12 @@ class GlanceImageDataModule(GlanceModule):
             raise ValidationError("url goes with method web-download; %s uploads src" % method)
         if method == "web-download" and params["src"]:
             raise ValidationError("src goes with method direct or glance-direct, not web-download")
+        if method == "glance-download" and (params["src"] or params["url"]):
+            raise ValidationError(
+                "method glance-download takes source_region and source_image; src and url do not apply"
+            )
+        if method != "glance-download" and (params["source_region"] or params["source_image"]):
+            raise ValidationError("source_region and source_image go with method glance-download")
         return method
 
     def _check_options(self, method):
@@ -386,8 +431,14 @@ class GlanceImageDataModule(GlanceModule):
             raise ValidationError("retries must be 0 or more, got %d" % params["retries"])
         if params["dest"]:
             self._check_dest()
-        if method == "web-download" and self.expected and self.expected[0] not in ("sha512", "md5"):
-            raise ValidationError("with url, checksum can only be checked as sha512 or md5, the hashes Glance computes")
+        if (
+            method in ("web-download", "glance-download")
+            and self.expected
+            and self.expected[0] not in ("sha512", "md5")
+        ):
+            raise ValidationError(
+                "with %s, checksum can only be checked as sha512 or md5, the hashes Glance computes" % method
+            )
         if params["progress_file"]:
             Progress(path=params["progress_file"]).write("starting")  # a bad path fails now, not mid-transfer
 
@@ -429,9 +480,17 @@ class GlanceImageDataModule(GlanceModule):
             return self.api.find_one(self.params["image"], {"os_hidden": HIDDEN_ANY})
         return self.api.find_one(self.params["image"], owned_by(self.api.project_id))
 
+    def _find_source(self):
+        """glance-download's source image, found in its own region."""
+        params = self.params
+        self.source_api = self.api_in_region(params["source_region"], params["source_interface"])
+        return self.source_api.find_one(params["source_image"], {"os_hidden": HIDDEN_ANY})
+
     def _plan(self, raw, method):
         image = normalize(raw)
         request = dict(
+            source=normalize(self.source) if self.source else None,
+            source_region=self.params["source_region"],
             method=method,
             stores=self._wanted_stores(method),
             wait=self.params["wait"],
@@ -519,6 +578,10 @@ class GlanceImageDataModule(GlanceModule):
         elif plan.action == WEB_IMPORT:
             self._start_import(raw, "web-download", uri=self.params["url"], stores=self.params["stores"])
             stores = self.params["stores"]
+        elif plan.action == GLANCE_IMPORT:
+            remote = (self.params["source_region"], self.source["id"], self.params["source_interface"])
+            self._start_import(raw, "glance-download", stores=self.params["stores"], remote=remote)
+            stores = self.params["stores"]
         elif plan.action == IMPORT_STAGED:
             self._import_staged(raw)
             stores = self.params["stores"]
@@ -550,7 +613,7 @@ class GlanceImageDataModule(GlanceModule):
             raise GlanceError("%s: another run is moving data into it; run the task again" % _label(raw))
         return self._result(False, before, normalize(raw), method, self.digests, Progress())
 
-    def _start_import(self, raw, method, uri=None, stores=None):
+    def _start_import(self, raw, method, uri=None, stores=None, remote=None):
         params = self.params
         self.api.start_import(
             raw,
@@ -559,6 +622,7 @@ class GlanceImageDataModule(GlanceModule):
             stores=stores,
             all_stores=params["all_stores"] if method != "copy-image" else None,
             all_stores_must_succeed=params["all_stores_must_succeed"],
+            remote=remote,
         )
 
     def _import_staged(self, raw):
@@ -582,7 +646,18 @@ class GlanceImageDataModule(GlanceModule):
 
     def _verify_after_import(self, after_raw, method):
         algo = after_raw.get("os_hash_algo")
-        if algo in self.digests:
+        if method == "glance-download":
+            source = self.source
+            what = "the source image %s (%s) in %s" % (source.get("name"), source["id"], self.params["source_region"])
+            if algo != source.get("os_hash_algo"):
+                raise GlanceError(
+                    "cannot verify image %s (%s) against %s: the regions hash with %s and %s"
+                    % (after_raw.get("name"), after_raw["id"], what, algo, source.get("os_hash_algo"))
+                )
+            self._verify_against_glance(after_raw, algo, source.get("os_hash_value"), what, deactivate=True)
+            if self.expected:
+                self._verify_against_glance(after_raw, self.expected[0], self.expected[1], "checksum", deactivate=True)
+        elif algo in self.digests:
             self._verify_against_glance(after_raw, algo, self.digests[algo], self.params["src"], deactivate=True)
         elif method == "web-download" and self.expected:
             self._verify_against_glance(

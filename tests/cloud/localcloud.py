@@ -19,6 +19,10 @@ cloud without editing files:
                                       127.0.0.1, for tests with concurrent writers
   LOCALCLOUD_TLS             (0)      1: both services speak HTTPS only, with a certificate
                                       signed by a throwaway CA made here (LOCALCLOUD_DIR/tls/ca.pem)
+  LOCALCLOUD_REGIONS         (1)      2: a second Glance (its own database, stores and port,
+                                      LOCALCLOUD_GLANCE2_PORT) in RegionTwo of the same Keystone;
+                                      clouds.yaml lists both regions (RegionOne first, the default),
+                                      clients ask for RegionTwo with region_name
 
 A changed setting restarts the services on the next ``up``.
 """
@@ -43,6 +47,7 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 REGION = "RegionOne"
+SECOND_REGION = "RegionTwo"
 DOMAIN = "Default"
 # Ordinary projects, each with one user of the same name holding `member`.
 MEMBER_PROJECTS = ("demo", "alt")
@@ -57,7 +62,13 @@ PORTS_FILE = RUN / "ports.json"
 # One PostgreSQL role per state folder too: each cloud sets its own role's password.
 STATE_SUFFIX = hashlib.sha256(str(STATE).encode()).hexdigest()[:8]
 PG_ROLE = f"osimages_{STATE_SUFFIX}"
-DEFAULT_PORTS = {"keystone": 5000, "glance": 9292}
+DEFAULT_PORTS = {"keystone": 5000, "glance": 9292, "glance2": 9293}
+REGIONS = int(os.environ.get("LOCALCLOUD_REGIONS", "1"))
+if REGIONS not in (1, 2):
+    sys.exit("localcloud: LOCALCLOUD_REGIONS is 1 or 2")
+# The Glance services and their regions (the second one only with two regions); each has its own config folder.
+GLANCES = [("glance", REGION), ("glance2", SECOND_REGION)][:REGIONS]
+GLANCE_NAMES = [service for service, dummy_region in GLANCES]
 
 
 def port_is_free(port):
@@ -117,7 +128,7 @@ def choose_ports():
     """The ports to serve on: explicit settings, else auto (see the module docstring); written to PORTS_FILE."""
     saved = json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
     ports = {}
-    for name in ("keystone", "glance"):
+    for name in ("keystone", "glance", "glance2"):
         variable = f"LOCALCLOUD_{name.upper()}_PORT"
         setting = os.environ.get(variable, "auto")
         if setting != "auto":
@@ -137,10 +148,13 @@ def choose_ports():
 PORTS = choose_ports()
 KEYSTONE_PORT = PORTS["keystone"]
 GLANCE_PORT = PORTS["glance"]
+GLANCE2_PORT = PORTS["glance2"]
 TLS = os.environ.get("LOCALCLOUD_TLS", "0") == "1"
 SCHEME = "https" if TLS else "http"
 KEYSTONE_URL = f"{SCHEME}://{HOST}:{KEYSTONE_PORT}/v3"
 GLANCE_URL = f"{SCHEME}://{HOST}:{GLANCE_PORT}"
+GLANCE2_URL = f"{SCHEME}://{HOST}:{GLANCE2_PORT}"
+GLANCE_URLS = {"glance": GLANCE_URL, "glance2": GLANCE2_URL}
 
 ETC = STATE / "etc"
 DATA = STATE / "data"
@@ -171,6 +185,8 @@ def settings():
     return {
         "keystone_port": KEYSTONE_PORT,
         "glance_port": GLANCE_PORT,
+        "glance2_port": GLANCE2_PORT if REGIONS == 2 else None,
+        "regions": REGIONS,
         "token_expiration": int(os.environ.get("LOCALCLOUD_TOKEN_EXPIRATION", "3600")),
         "image_size_cap": os.environ.get("LOCALCLOUD_IMAGE_SIZE_CAP", ""),
         "storage_quota": os.environ.get("LOCALCLOUD_STORAGE_QUOTA", ""),
@@ -230,9 +246,15 @@ def keystone_conf(cfg, pw):
     )
 
 
-def glance_conf(cfg, pw):
+def glance_data(service):
+    """Where a Glance keeps its stores (RegionOne's in DATA itself, as before there were two)."""
+    return DATA if service == "glance" else DATA / service
+
+
+def glance_conf(cfg, pw, service="glance"):
+    data = glance_data(service)
     stores = {
-        store: {"filesystem_store_datadir": DATA / "stores" / store, "store_description": f"local file store '{store}'"}
+        store: {"filesystem_store_datadir": data / "stores" / store, "store_description": f"local file store '{store}'"}
         for store in STORES
     }
     return ini(
@@ -240,17 +262,19 @@ def glance_conf(cfg, pw):
             "DEFAULT": {
                 "use_stderr": "true",
                 "enabled_backends": ", ".join(f"{store}:file" for store in STORES),
-                "enabled_import_methods": "[glance-direct,web-download,copy-image]",
-                "worker_self_reference_url": GLANCE_URL,
+                # glance-download: this Glance fetches an image from another region's Glance with the user's token,
+                # finding it in the token's service catalog (keystonemiddleware passes it on).
+                "enabled_import_methods": "[glance-direct,web-download,copy-image,glance-download]",
+                "worker_self_reference_url": GLANCE_URLS[service],
                 "image_size_cap": cfg["image_size_cap"],
                 "user_storage_quota": cfg["storage_quota"],
             },
-            "database": {"connection": database_url("glance", pw)},
+            "database": {"connection": database_url(service, pw)},
             "glance_store": {"default_backend": STORES[0]},
             **stores,
             # Imports fail unless the reserved stores have somewhere to write.
-            "os_glance_staging_store": {"filesystem_store_datadir": DATA / "staging"},
-            "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "tasks"},
+            "os_glance_staging_store": {"filesystem_store_datadir": data / "staging"},
+            "os_glance_tasks_store": {"filesystem_store_datadir": data / "tasks"},
             "keystone_authtoken": {
                 "www_authenticate_uri": KEYSTONE_URL,
                 "auth_url": KEYSTONE_URL,
@@ -262,25 +286,25 @@ def glance_conf(cfg, pw):
                 "password": pw["glance"],
                 "cafile": CA_CERT if TLS else None,
             },
-            "paste_deploy": {"flavor": "keystone", "config_file": ETC / "glance" / "glance-api-paste.ini"},
+            "paste_deploy": {"flavor": "keystone", "config_file": ETC / service / "glance-api-paste.ini"},
             # web-download refuses loopback unless the host is listed; the bracketed list
             # syntax is required. An empty allowed_ports list lets test servers use any port.
             "import_filtering_opts": {"allowed_hosts": f"[{HOST}]", "allowed_ports": "[]"},
-            "oslo_concurrency": {"lock_path": RUN / "locks"},
+            "oslo_concurrency": {"lock_path": RUN / "locks" / service},
         }
     )
 
 
 def write_configs(cfg, pw):
     (ETC / "keystone").mkdir(parents=True, exist_ok=True)
-    (ETC / "glance").mkdir(parents=True, exist_ok=True)
     write_private(ETC / "keystone" / "keystone.conf", keystone_conf(cfg, pw))
-    write_private(ETC / "glance" / "glance-api.conf", glance_conf(cfg, pw))
-    shutil.copy(VENV / "etc" / "glance" / "glance-api-paste.ini", ETC / "glance" / "glance-api-paste.ini")
-    for sub in ("stores/fast", "stores/cheap", "staging", "tasks"):
-        (DATA / sub).mkdir(parents=True, exist_ok=True)
-    for sub in ("locks",):
-        (RUN / sub).mkdir(parents=True, exist_ok=True)
+    for service in GLANCE_NAMES:
+        (ETC / service).mkdir(parents=True, exist_ok=True)
+        write_private(ETC / service / "glance-api.conf", glance_conf(cfg, pw, service))
+        shutil.copy(VENV / "etc" / "glance" / "glance-api-paste.ini", ETC / service / "glance-api-paste.ini")
+        for sub in ("stores/fast", "stores/cheap", "staging", "tasks"):
+            (glance_data(service) / sub).mkdir(parents=True, exist_ok=True)
+        (RUN / "locks" / service).mkdir(parents=True, exist_ok=True)
 
 
 # --- processes -------------------------------------------------------------
@@ -296,6 +320,21 @@ def _listen(port, router):
     return ["--https-socket" if TLS else "--http-socket", address]
 
 
+def glance_service(service):
+    port = PORTS[service]
+    return {
+        "module": "glance.wsgi.api:application",
+        "port": port,
+        "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / service)},
+        "probe": GLANCE_URLS[service] + "/",
+        "ready": (300,),
+        # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
+        # through uwsgi.chunked_read(), which the router does not feed reliably.
+        "listen": _listen(port, router=False)
+        + ["--add-header", "Connection: close", "--chunked-input-limit", str(64 * 1024 * 1024)],
+    }
+
+
 SERVICES = {
     "keystone": {
         "module": "keystone.wsgi.api:application",
@@ -305,17 +344,7 @@ SERVICES = {
         "ready": (200,),
         "listen": _listen(KEYSTONE_PORT, router=True) + ["--http-keepalive"],
     },
-    "glance": {
-        "module": "glance.wsgi.api:application",
-        "port": GLANCE_PORT,
-        "env": {"OS_GLANCE_CONFIG_DIR": str(ETC / "glance")},
-        "probe": GLANCE_URL + "/",
-        "ready": (300,),
-        # uWSGI's own HTTP parser, not its router: Glance reads chunked uploads
-        # through uwsgi.chunked_read(), which the router does not feed reliably.
-        "listen": _listen(GLANCE_PORT, router=False)
-        + ["--add-header", "Connection: close", "--chunked-input-limit", str(64 * 1024 * 1024)],
-    },
+    **dict((service, glance_service(service)) for service in GLANCE_NAMES),
 }
 
 
@@ -493,7 +522,7 @@ def ensure_postgres(pw):
         psql(f"CREATE ROLE {PG_ROLE} LOGIN PASSWORD '{password}'")
     else:
         psql(f"ALTER ROLE {PG_ROLE} PASSWORD '{password}'")
-    for service in ("keystone", "glance"):
+    for service in ("keystone", *GLANCE_NAMES):
         database = pg_database(service)
         if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'").strip():
             psql(f"CREATE DATABASE {database} OWNER {PG_ROLE}")
@@ -502,7 +531,7 @@ def ensure_postgres(pw):
 def drop_postgres_databases():
     if DB != "postgresql" or not shutil.which("pg_lsclusters"):
         return
-    for service in ("keystone", "glance"):
+    for service in ("keystone", "glance", "glance2"):
         psql(f"DROP DATABASE IF EXISTS {pg_database(service)}")
 
 
@@ -544,7 +573,7 @@ def bootstrap_keystone(pw):
 
 def bootstrap_identity(pw):
     """Projects, users and the image endpoint; find-or-create, so re-runs are harmless."""
-    marker = DATA / f".identity-{DB}-{KEYSTONE_PORT}-{GLANCE_PORT}"
+    marker = DATA / (f".identity-{DB}-{KEYSTONE_PORT}-{GLANCE_PORT}" + (f"-{GLANCE2_PORT}" if REGIONS == 2 else ""))
     if marker.exists():
         return
     import openstack
@@ -584,22 +613,28 @@ def bootstrap_identity(pw):
         project_with_user(name, member)
 
     glance = ident.find_service("glance") or ident.create_service(name="glance", type="image")
-    for service, url in ((glance, GLANCE_URL), (ident.find_service("keystone"), KEYSTONE_URL)):
+    keystone = ident.find_service("keystone")
+    for service in (glance, keystone):
         for endpoint in ident.endpoints(service_id=service.id):
             ident.delete_endpoint(endpoint)
-        for interface in ("public", "internal", "admin"):
-            ident.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=REGION)
+    # Keystone serves every region; each region has its own Glance.
+    for name, region in GLANCES:
+        if not any(existing.id == region for existing in ident.regions()):
+            ident.create_region(id=region)
+        for service, url in ((glance, GLANCE_URLS[name]), (keystone, KEYSTONE_URL)):
+            for interface in ("public", "internal", "admin"):
+                ident.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=region)
     for old in DATA.glob(".identity-*"):
         old.unlink()
     marker.touch()
 
 
-def bootstrap_glance():
-    marker = DATA / f".glance-synced-{DB}"
+def bootstrap_glance(service):
+    marker = glance_data(service) / f".{service}-synced-{DB}"
     if marker.exists():
         return
-    log("initialising Glance (db_sync)")
-    run(str(VENV / "bin" / "glance-manage"), "--config-file", str(ETC / "glance" / "glance-api.conf"), "db_sync")
+    log(f"initialising {service} (db_sync)")
+    run(str(VENV / "bin" / "glance-manage"), "--config-file", str(ETC / service / "glance-api.conf"), "db_sync")
     marker.touch()
 
 
@@ -614,7 +649,8 @@ def cloud_entry(user, password):
             "user_domain_name": DOMAIN,
             "project_domain_name": DOMAIN,
         },
-        "region_name": REGION,
+        # openstacksdk accepts only the regions a cloud lists: with two, both (the first is the default).
+        **({"region_name": REGION} if REGIONS == 1 else {"regions": [region for dummy, region in GLANCES]}),
         "interface": "public",
         "identity_api_version": 3,
     }
@@ -655,7 +691,7 @@ def cmd_up():
     PORTS_FILE.write_text(json.dumps(PORTS))
     if fp_file.exists() and fp_file.read_text() != fingerprint:
         log("settings changed: restarting services")
-        for name in ("glance", "keystone"):
+        for name in ("glance2", "glance", "keystone"):
             stop(name)
     write_configs(cfg, pw)
     if TLS:
@@ -669,17 +705,21 @@ def cmd_up():
         stop("keystone")
         start("keystone")
     bootstrap_identity(pw)
-    bootstrap_glance()
-    if not running("glance"):
-        stop("glance")
-        start("glance")
+    for service in GLANCE_NAMES:
+        bootstrap_glance(service)
+        if not running(service):
+            stop(service)
+            start(service)
+    if REGIONS == 1:
+        stop("glance2")  # a second region from an earlier start
     write_clouds(pw)
-    log(f"up in {time.monotonic() - started:.1f}s: keystone {KEYSTONE_URL}, glance {GLANCE_URL}")
+    second = f", {SECOND_REGION} glance {GLANCE2_URL}" if REGIONS == 2 else ""
+    log(f"up in {time.monotonic() - started:.1f}s: keystone {KEYSTONE_URL}, glance {GLANCE_URL}{second}")
     print(f"OS_CLIENT_CONFIG_FILE={CLOUDS_YAML}")
 
 
 def cmd_down(purge=False):
-    for name in ("glance", "keystone"):
+    for name in ("glance2", "glance", "keystone"):
         stop(name)
     if purge:
         drop_postgres_databases()

@@ -38,6 +38,11 @@ def request(method="direct", **facts):
 FAILED_TASK = {"status": "failure", "message": "the staging file is gone", "created_at": "2026-12-02T10:00:00Z"}
 
 
+def remote(**source_changes):
+    """A glance-download request whose source image (in RegionOne) is RAW with ``source_changes``."""
+    return request("glance-download", source=image(**source_changes), source_region="RegionOne")
+
+
 @pytest.mark.parametrize(
     "changes, req, action",
     [
@@ -67,9 +72,19 @@ FAILED_TASK = {"status": "failure", "message": "the staging file is gone", "crea
         ({}, request("download", local_digest="def"), dp.NOTHING),
         ({"status": "deactivated"}, request("download", admin=True), dp.DOWNLOAD),
         ({"status": "deactivated"}, request("download", admin=None), dp.DOWNLOAD),  # sent: Glance decides
+        # glance-download: the source's data, compared by Glance's own hashes.
+        ({"status": "queued", "size": None}, remote(), dp.GLANCE_IMPORT),
+        ({"status": "queued", "size": None, "disk_format": None, "container_format": None}, remote(), None),
+        ({"status": "importing"}, remote(), dp.WAIT),
+        ({}, remote(), dp.NOTHING),
+        ({"status": "deactivated"}, remote(), dp.NOTHING),
     ],
 )
 def test_plan_actions(changes, req, action):
+    if action is None:  # Glance refuses an import into an image without formats, glance-download too
+        with pytest.raises(ValidationError, match="has no disk_format or container_format"):
+            plan_data(image(**changes), req)
+        return
     assert plan_data(image(**changes), req).action == action
 
 
@@ -98,6 +113,20 @@ def test_plan_actions(changes, req, action):
         ({}, request("copy-image"), ValidationError, "needs stores or all_stores"),
         ({"status": "queued"}, request("download"), ValidationError, "no data to download \\(status queued\\)"),
         ({"status": "deactivated"}, request("download", admin=False), Forbidden, "is deactivated: Glance lets only"),
+        (
+            {"status": "queued"},
+            remote(status="queued"),
+            ValidationError,
+            "glance-download needs an active source image; image debian \\(.*\\) in RegionOne is queued",
+        ),
+        (
+            {"status": "queued", "disk_format": "qcow2"},
+            remote(),
+            ValidationError,
+            "has disk_format qcow2, and the source .* has disk_format raw",
+        ),
+        ({}, remote(os_hash_value="other"), ValidationError, "already holds different data \\(sha512 def\\) than"),
+        ({"status": "uploading"}, remote(), ValidationError, "staged bytes .* and glance-download needs an image"),
     ],
 )
 def test_plan_refusals(changes, req, error, words):
