@@ -75,12 +75,29 @@ options:
     default: false
   transfer_errors:
     description:
-      - The transfers that failed, as image ID to error message, for the call with O(after_transfers=true).
+      - The transfers that failed, as their C(key) to the error message, for the call with O(after_transfers=true).
     type: dict
     default: {}
+  regions:
+    description:
+      - Publish into each of these regions of the cloud (the same Keystone, a Glance each), with the same
+        credentials. The first region takes the bytes; RV(transfers) has the others import them from it with
+        O(osimages.glance.glance_image_data#module:method=glance-download), server-side.
+      - Every region is listed before anything changes, so a region that is down fails the run with nothing
+        changed anywhere.
+      - Promotion is all or nothing - after the transfers, an image whose new version lacks its data in any
+        region (a failed transfer or import) is rolled back in every region, and keeps its current version
+        everywhere. RV(plan) and RV(retired) entries then carry their C(region), and RV(plan_table) has a
+        section per region.
+      - Empty (the default) publishes into the connection's own region (O(region_name)).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   transferred:
     description:
-      - The image IDs of RV(transfers) that the first call handed out, for the call with O(after_transfers=true).
+      - The C(key) of each of RV(transfers) that the first call handed out, for the call with
+        O(after_transfers=true).
         Only these new versions are rolled back when their data did not arrive, so that a version another
         publication registered a moment ago is left alone.
       - When not given, every new version without data (hidden, unprotected, managed) is rolled back.
@@ -129,8 +146,8 @@ EXAMPLES = r"""
     cloud: mycloud
     catalog_files: [/etc/images/debian.yml, /etc/images/ubuntu.yml]
     after_transfers: true
-    transferred: "{{ catalog.transfers | map(attribute='id') }}"
-    transfer_errors: "{{ dict(transfers.results | selectattr('failed') | map(attribute='item.id')
+    transferred: "{{ catalog.transfers | map(attribute='key') }}"
+    transfer_errors: "{{ dict(transfers.results | selectattr('failed') | map(attribute='item.key')
                          | zip(transfers.results | selectattr('failed') | map(attribute='msg'))) }}"
   when: catalog.transfers | length > 0
 """
@@ -189,6 +206,20 @@ transfers:
     id:
       description: The Glance image registered for it.
       type: str
+    key:
+      description:
+        - How O(transferred) and O(transfer_errors) name this transfer - the image ID, after its region (C(REGION/ID))
+          with O(regions).
+      type: str
+    region:
+      description: The region to transfer into (with O(regions)), or null.
+      type: str
+    source_region:
+      description: For C(glance-download), the region to import from (the first of O(regions)).
+      type: str
+    source_image:
+      description: For C(glance-download), the ID of the image to import from.
+      type: str
     src:
       description: The local file (a version's C(artifact), or a C(file:) URL), or null.
       type: str
@@ -199,7 +230,9 @@ transfers:
       description: The expected C(ALGO:HEX) of the bytes, or null.
       type: str
     method:
-      description: The image's import method (direct, glance-direct or web-download).
+      description:
+        - The image's import method (direct, glance-direct or web-download), or C(glance-download) in every region
+          of O(regions) but the first.
       type: str
     stores:
       description: The stores to upload to.
@@ -296,61 +329,41 @@ class GlanceCatalogModule(GlanceModule):
         after_transfers=dict(type="bool", default=False),
         transfer_errors=dict(type="dict", default={}),
         transferred=dict(type="list", elements="str"),
+        regions=dict(type="list", elements="str", default=[]),
     )
     module_kwargs = dict(required_one_of=[("catalog_files", "catalog")])
 
     def run(self):
-        """read -> list -> roll back failed transfers -> plan -> (check mode stops here) -> execute -> result."""
+        """read -> list every region -> plan -> roll back failed transfers -> (check mode stops here) -> execute."""
         params = self.params
         catalog = load_catalog(self._documents())
-        project_id = self.api.project_id
+        regions = [Region(name, api) for name, api in self._region_apis()]
+        primary = regions[0]
+        project_id = primary.api.project_id
         for image in catalog:
-            image["members"] = self._project_ids(image["members"])
-        listed = self._list(catalog, project_id)
-        before = dict(listed)  # for diff mode: execution updates ``listed`` as it goes
+            image["members"] = self._project_ids(primary.api, image["members"])
+        for region in regions:  # every region is read before anything changes: one that is down stops the run here
+            region.listed = self._list(region, catalog, project_id)
+            region.before = dict(region.listed)  # for diff mode: execution updates ``listed`` as it goes
         failed, changed = {}, False
-        if params["after_transfers"] and not self.check_mode:
-            changed = self._roll_back(listed, params["transfer_errors"], failed, project_id)
-        catalog = [self._resolve_latest(image, listed, failed) for image in catalog]
-        plan = plan_catalog(
-            catalog,
-            list(listed.values()),
-            params["managed_tag"],
-            project_id,
-            datetime.date.today(),
-            delete_retired=params["delete_retired"],
-        )
-        transfers = []
+        catalog = [self._resolve_latest(image, primary.listed, failed) for image in catalog]
+        self._plan(regions, catalog, project_id)
+        if params["after_transfers"] and not self.check_mode and self._roll_back(regions, failed, project_id):
+            changed = True
+            self._plan(regions, catalog, project_id)
+        transfers, registered = [], []
         if not self.check_mode:
-            for image in catalog:
-                if image["name"] in failed:
-                    continue
-                try:
-                    changed |= self._execute(plan.for_image(image["name"]), listed, transfers)
-                except ModuleError as exc:
-                    failed[image["name"]] = exc.msg
-                    changed = True
-            # Series the catalog no longer lists: only retirement steps.
-            for name in sorted(set(step.image for step in plan.steps) - set(image["name"] for image in catalog)):
-                try:
-                    changed |= self._execute(plan.for_image(name), listed, transfers)
-                except ModuleError as exc:
-                    failed[name] = exc.msg
-        result = dict(
-            changed=plan.changes if self.check_mode else changed,
-            plan=plan.as_list(),
-            plan_table=plan.table(),
-            transfers=transfers,
-            failed=failed,
-            current=_current(catalog, plan, listed, self.check_mode),
-            retired=[
-                dict(step.as_dict(), action="deactivated" if step.action == DEACTIVATE else "deleted")
-                for step in plan.steps
-                if step.action in (DEACTIVATE, DELETE) and step.image not in failed
-            ],
-        )
-        if self.ansible._diff:
-            result["diff"] = plan.diff(before)
+            for region in regions:
+                for name in _names_in_order(catalog, region.plan):
+                    if name in failed:
+                        continue
+                    try:
+                        changed |= self._execute(region, region.plan.for_image(name), transfers, registered, primary)
+                    except ModuleError as exc:
+                        failed[name] = region.say(exc.msg)
+                        changed = True
+            transfers = self._withdraw(transfers, registered, failed)
+        result = self._result(regions, catalog, transfers, failed, changed)
         if failed:
             summary = "; ".join("%s: %s" % (name, why) for name, why in sorted(failed.items()))
             raise ModuleError(
@@ -360,9 +373,57 @@ class GlanceCatalogModule(GlanceModule):
             )
         return result
 
-    def _project_ids(self, members):
+    def _region_apis(self):
+        """(region, ImageApi) pairs: the regions asked for, the first one holding the bytes; else the connection's."""
+        names = self.params["regions"]
+        if not names:
+            return [(None, self.api)]
+        if len(set(names)) != len(names):
+            raise ValidationError("regions lists a region twice: %s" % ", ".join(names))
+        return [(name, self.api_in_region(name)) for name in names]
+
+    def _plan(self, regions, catalog, project_id):
+        for region in regions:
+            try:
+                region.plan = plan_catalog(
+                    catalog,
+                    list(region.listed.values()),
+                    self.params["managed_tag"],
+                    project_id,
+                    datetime.date.today(),
+                    delete_retired=self.params["delete_retired"],
+                )
+            except ValidationError as exc:
+                raise ValidationError(region.say(exc.msg))
+
+    def _result(self, regions, catalog, transfers, failed, changed):
+        primary = regions[0]
+        plans = [(region, region.plan) for region in regions]
+        result = dict(
+            changed=any(plan.changes for dummy, plan in plans) if self.check_mode else changed,
+            plan=[region.tagged(entry) for region, plan in plans for entry in plan.as_list()],
+            plan_table=[line for region, plan in plans for line in region.heading() + plan.table()],
+            transfers=transfers,
+            failed=failed,
+            current=_current(catalog, primary.plan, primary.listed, self.check_mode),
+            retired=[
+                region.tagged(dict(step.as_dict(), action="deactivated" if step.action == DEACTIVATE else "deleted"))
+                for region, plan in plans
+                for step in plan.steps
+                if step.action in (DEACTIVATE, DELETE) and step.image not in failed
+            ],
+        )
+        if self.ansible._diff:
+            diffs = [(region, plan.diff(region.before)) for region, plan in plans]
+            result["diff"] = dict(
+                (side, dict((region.say(key), value) for region, diff in diffs for key, value in diff[side].items()))
+                for side in ("before", "after")
+            )
+        return result
+
+    def _project_ids(self, api, members):
         """Members may be project names; IDs are taken as they are, without asking Keystone."""
-        return sorted(set(member if looks_like_id(member) else self.api.resolve_project(member) for member in members))
+        return sorted(set(member if looks_like_id(member) else api.resolve_project(member) for member in members))
 
     def _documents(self):
         documents = []
@@ -380,22 +441,27 @@ class GlanceCatalogModule(GlanceModule):
             documents.append(("catalog (inline)", {"images": self.params["catalog"]}))
         return documents
 
-    def _list(self, catalog, project_id):
+    def _list(self, region, catalog, project_id):
         """Every image the plan needs, by ID: the managed ones (hidden too), and the visible holders of our names."""
         tag = self.params["managed_tag"]
         mine = {"owner": project_id, "visibility": "all", "os_hidden": HIDDEN_ANY}
         queries = [dict(mine, tag=[tag])] if tag else [dict(mine, **{SERIES_PROPERTY: i["name"]}) for i in catalog]
-        images = dict((raw["id"], raw) for query in queries for raw in self.api.iter_images(query))
         names = sorted(set(name for image in catalog if image["enable"] for name in visible_names(image)))
         if names:
-            for raw in self.api.iter_images(names_query(names)):
-                images.setdefault(raw["id"], raw)
-        return dict((image_id, self._normalize(raw)) for image_id, raw in images.items())
+            queries.append(names_query(names))
+        images = {}
+        try:
+            for query in queries:
+                for raw in region.api.iter_images(query):
+                    images.setdefault(raw["id"], raw)
+            return dict((image_id, self._normalize(region.api, raw)) for image_id, raw in images.items())
+        except GlanceError as exc:
+            raise GlanceError(region.say("%s; nothing was changed in any region" % exc.msg.rstrip(".")))
 
-    def _normalize(self, raw):
+    def _normalize(self, api, raw):
         image = normalize(raw)
         if raw.get("visibility") == "shared" and is_managed(image, self.params["managed_tag"], None):
-            image = normalize(raw, self.api.members(raw["id"]))
+            image = normalize(raw, api.members(raw["id"]))
         image["raw"] = raw
         return image
 
@@ -426,31 +492,44 @@ class GlanceCatalogModule(GlanceModule):
         checksum = recorded[-1]["properties"][SOURCE_CHECKSUM_PROPERTY]
         return resolve_latest(image, checksum, datetime.date.today, series, VERSION_PROPERTY)
 
-    def _roll_back(self, listed, transfer_errors, failed, project_id):
-        """Delete the new versions whose bytes did not arrive; their images keep the current version."""
-        changed = False
-        tag = self.params["managed_tag"]
-        handed_out = self.params["transferred"]
-        for image_id, image in list(listed.items()):
-            errored = image_id in transfer_errors
-            stalled = image["status"] in ("queued", "uploading", "saving", "importing", "killed")
-            if handed_out is not None and image_id not in handed_out:
-                continue
-            if not (errored or stalled) or not is_managed(image, tag, project_id):
-                continue
-            if not image["hidden"] or image["protected"]:
-                continue  # only a version this publication registered (hidden, unprotected) is rolled back
-            why = transfer_errors.get(image_id) or "its data did not arrive (the image is %s)" % image["status"]
-            self.api.delete(image["raw"])
-            del listed[image_id]
-            failed[series_of(image) or image["name"]] = (
-                "the transfer of version %s failed (%s). The new image was deleted again (%s); the current version "
-                "is unchanged" % (image["properties"].get(VERSION_PROPERTY), why, image_id)
-            )
-            changed = True
-        return changed
+    def _roll_back(self, regions, failed, project_id):
+        """After the transfers: an image whose new version lacks its data in any region is rolled back in all.
 
-    def _execute(self, steps, listed, transfers):
+        Its new versions are deleted in every region (only those the first call handed out, when ``transferred``
+        says which), so that it keeps its current version everywhere: promotion is all or nothing.
+        """
+        errors, handed_out = self.params["transfer_errors"], self.params["transferred"]
+        tag = self.params["managed_tag"]
+        candidates, why = [], {}
+        for region in regions:
+            for image_id, image in region.listed.items():
+                key = region.key(image_id)
+                ours = handed_out is None or key in handed_out
+                if not ours or not is_managed(image, tag, project_id) or not image["hidden"] or image["protected"]:
+                    continue  # only a version this publication registered (hidden, unprotected) is rolled back
+                candidates.append((region, image))
+                if key in errors or image["status"] in STALLED_STATUSES:
+                    reason = errors.get(key) or "its data did not arrive (the image is %s)" % image["status"]
+                    version = image["properties"].get(VERSION_PROPERTY)
+                    why.setdefault(
+                        series_of(image), region.say("the transfer of version %s failed (%s)" % (version, reason))
+                    )
+            for step in region.plan.steps:
+                if step.action == UPLOAD:
+                    why.setdefault(step.image, region.say("version %s has no data after the transfers" % step.version))
+        deleted = {}
+        for region, image in candidates:
+            name = series_of(image)
+            if name in why and (handed_out is not None or image["status"] in STALLED_STATUSES):
+                region.api.delete(image["raw"])
+                del region.listed[image["id"]]
+                deleted.setdefault(name, []).append(region.say(image["id"]))
+        for name, reason in why.items():
+            undone = " The new image was deleted again (%s)." % ", ".join(deleted[name]) if name in deleted else ""
+            failed[name] = "%s.%s The current version is unchanged" % (reason, undone)
+        return bool(deleted)
+
+    def _execute(self, region, steps, transfers, registered, primary):
         """One catalog image's steps in order; a new version without its bytes yet stops after its creation."""
         changed = False
         created = {}  # a derived ID further down its seed, when Glance keeps the first one for a deleted image
@@ -461,17 +540,68 @@ class GlanceCatalogModule(GlanceModule):
             if not step.changes:
                 continue
             if step.action == UPLOAD:
-                transfers.append(_transfer(step, created.get(step.image_id, step.image_id)))
+                transfers.append(_transfer(region, step, created.get(step.image_id, step.image_id), primary))
                 continue
             if waiting and step.action != CREATE:
                 continue  # promotion and retirement wait until the new version holds its bytes
-            image = listed.get(step.image_id)
-            raw = apply_catalog_step(self.api, step, image["raw"] if image else None, image and image["members"])
+            image = region.listed.get(step.image_id)
+            raw = apply_catalog_step(region.api, step, image["raw"] if image else None, image and image["members"])
             changed = True
             if step.action != DELETE and raw is not None:
-                listed[raw["id"]] = self._normalize(raw)
+                region.listed[raw["id"]] = self._normalize(region.api, raw)
                 created[step.image_id] = raw["id"]
+                if step.action == CREATE:
+                    registered.append((region, step.image, raw))
         return changed
+
+    def _withdraw(self, transfers, registered, failed):
+        """The transfers of images that failed in some region are withdrawn, and what this call registered for
+        them is deleted again, in every region: no region goes on with a version another one could not take."""
+        for region, name, raw in registered:
+            if name in failed:
+                region.api.delete(raw)
+        return [transfer for transfer in transfers if transfer["image"] not in failed]
+
+
+class Region(object):
+    """One region's Glance, and what the run learns of it. ``name`` None: the connection's own region."""
+
+    def __init__(self, name, api):
+        self.name = name
+        self.api = api
+        self.listed = {}
+        self.before = {}
+        self.plan = None
+
+    def key(self, image_id):
+        """How transfers, transfer_errors and transferred name an image: its ID, after its region when there are
+        several (derived IDs are the same in every region)."""
+        return image_id if self.name is None else "%s/%s" % (self.name, image_id)
+
+    def say(self, message):
+        return message if self.name is None else "%s: %s" % (self.name, message)
+
+    def tagged(self, entry):
+        return entry if self.name is None else dict(entry, region=self.name)
+
+    def heading(self):
+        return [] if self.name is None else ["REGION %s" % self.name]
+
+    def holder(self, series, version):
+        """The ID of this region's image of ``version`` of ``series``, or None."""
+        for image in self.listed.values():
+            if series_of(image) == series and image["properties"].get(VERSION_PROPERTY) == version:
+                return image["id"]
+        return None
+
+
+STALLED_STATUSES = ("queued", "uploading", "saving", "importing", "killed")
+
+
+def _names_in_order(catalog, plan):
+    """The catalog's images, then the series it no longer lists (they have only retirement steps)."""
+    names = [image["name"] for image in catalog]
+    return names + sorted(set(step.image for step in plan.steps) - set(names))
 
 
 def _current(catalog, plan, listed, check_mode):
@@ -525,23 +655,38 @@ def last_modified(url):
     return datetime.date(*moment[:3])
 
 
-def _transfer(step, image_id):
+def _transfer(region, step, image_id, primary):
+    """What the role hands glance_image_data for one new version: in the first region the bytes themselves, in the
+    others a glance-download from the first region's image."""
     source = step.source
     artifact = source["artifact"] or {}
     url = source["url"]
     src = artifact.get("path")
     if url and url.startswith("file:"):
         src, url = url[len("file://") if url.startswith("file://") else len("file:") :], None
-    return dict(
+    transfer = dict(
         image=step.image,
         version=step.version,
         id=image_id,
+        key=region.key(image_id),
+        region=region.name,
         src=src,
         url=url,
         checksum=source["checksum"],
         method=source["method"],
         stores=source["stores"],
+        source_region=None,
+        source_image=None,
     )
+    if region is not primary:
+        transfer.update(
+            method="glance-download",
+            src=None,
+            url=None,
+            source_region=primary.name,
+            source_image=primary.holder(step.image, step.version),
+        )
+    return transfer
 
 
 def main():

@@ -6,6 +6,8 @@ docs/testing.md.
 """
 
 import os
+import signal
+import time
 import uuid
 
 import openstack
@@ -101,3 +103,143 @@ def test_glance_download_refuses_before_importing(regions, run_module):
     assert other_format["failed"] and "has disk_format qcow2, and the source" in other_format["msg"], other_format
     assert wrong_region["failed"] and "RegionThree" in wrong_region["msg"], wrong_region
     assert raw_image(two, target)["status"] == "queued" and raw_image(two, qcow2_target)["status"] == "queued"
+
+
+def managed(conn, tag):
+    """{(series, version): Glance's JSON} of the images with the managed tag, hidden ones too."""
+    found = {}
+    for hidden in ("false", "true"):
+        for image in conn.image.get("/images", params={"tag": tag, "os_hidden": hidden}).json()["images"]:
+            found[(image["osimages_series"], image["internal_version"])] = image
+    return found
+
+
+def entry(name, versions):
+    return {
+        "name": name,
+        "format": "raw",
+        "login": "root",
+        "status": "active",
+        "visibility": "private",
+        "meta": {"uuid_validity": "last-2"},
+        "versions": [{"version": version, "artifact": str(path)} for version, path in versions],
+    }
+
+
+def test_a_catalog_is_published_into_both_regions_and_promoted_all_or_nothing(regions, run_playbook, tmp_path):
+    one, two, env = regions
+    tag = "regions-%s" % uuid.uuid4().hex[:6]
+    a, b = tag + "-A", tag + "-B"
+    files = {}
+    for name in ("a1", "a2", "b1", "b2"):
+        files[name] = tmp_path / (name + ".raw")
+        files[name].write_bytes(os.urandom(128 * 1024 + len(files)))
+
+    def publish(catalog, check=False):
+        extra = dict(
+            catalog_publish_cloud="demo",
+            catalog_publish_images=catalog,
+            catalog_publish_managed_tag=tag,
+            catalog_publish_regions=["RegionOne", "RegionTwo"],
+        )
+        return run_playbook("catalog.yml", extra, check=check, env=env)
+
+    # First publication: the bytes go to RegionOne, RegionTwo imports them from there, both promote.
+    first = publish([entry(a, [("1", files["a1"])]), entry(b, [("1", files["b1"])])])
+    assert first.rc == 0, first.output
+    in_one, in_two = managed(one, tag), managed(two, tag)
+    assert sorted(in_one) == sorted(in_two) == [(a, "1"), (b, "1")]
+    for key in in_one:
+        assert in_one[key]["status"] == in_two[key]["status"] == "active"
+        assert in_one[key]["os_hash_value"] == in_two[key]["os_hash_value"]
+        assert in_one[key]["name"] == in_two[key]["name"] == key[0] and not in_two[key]["os_hidden"]
+    assert "glance-download" in first.output
+
+    # Nothing changes on a second run, in either region.
+    again = publish([entry(a, [("1", files["a1"])]), entry(b, [("1", files["b1"])])])
+    assert again.rc == 0 and again.changed == 0, again.output
+
+    # Check mode shows the plan per region and changes nothing.
+    rotated = [entry(a, [("2", files["a2"])]), entry(b, [("2", files["b2"])])]
+    planned = publish(rotated, check=True)
+    assert planned.rc == 0, planned.output
+    regions_planned = set(step["region"] for step in planned.facts["plan"])
+    assert regions_planned == {"RegionOne", "RegionTwo"}
+    assert "REGION RegionTwo" in planned.facts["plan_table"]
+    assert managed(one, tag) == in_one and managed(two, tag) == in_two
+
+    # A's version 2 cannot be imported into RegionTwo (an image of it with another disk_format waits there):
+    # A is rolled back in both regions and keeps version 1 everywhere; B goes on to version 2 in both.
+    blocker = new_image(
+        two,
+        a + " (2)",
+        disk_format="qcow2",
+        os_hidden=True,
+        tags=[tag],
+        osimages_series=a,
+        internal_version="2",
+    )
+    broken = publish(rotated)
+    assert broken.rc != 0 and "1 of 2 catalog image(s) could not be published" in broken.output
+    assert "RegionTwo" in broken.output and "has disk_format qcow2" in broken.output
+    in_one, in_two = managed(one, tag), managed(two, tag)
+    for found in (in_one, in_two):
+        assert (a, "2") not in found and found[(a, "1")]["name"] == a and not found[(a, "1")]["os_hidden"]
+        assert found[(b, "2")]["name"] == b and found[(b, "1")]["os_hidden"]
+    assert raw_image(two, blocker) is None  # the version it stood for was rolled back with the others
+
+
+def test_a_region_that_is_down_stops_the_publication_before_anything_changes(
+    regions, regions_cloud, run_playbook, tmp_path
+):
+    one, two, env = regions
+    tag = "regions-%s" % uuid.uuid4().hex[:6]
+    artifact = tmp_path / "c1.raw"
+    artifact.write_bytes(os.urandom(64 * 1024))
+    pid = int((regions_cloud.parent / "run" / "glance2.pid").read_text())
+    os.killpg(pid, signal.SIGTERM)
+    try:
+        for dummy in range(100):
+            if raw_glance_down(two):
+                break
+            time.sleep(0.2)
+        extra = dict(
+            catalog_publish_cloud="demo",
+            catalog_publish_images=[entry(tag + "-C", [("1", artifact)])],
+            catalog_publish_managed_tag=tag,
+            catalog_publish_regions=["RegionOne", "RegionTwo"],
+        )
+        result = run_playbook("catalog.yml", extra, env=env)
+        assert result.rc != 0
+        assert "RegionTwo: Failed to find the image service" in result.output, result.output
+        assert "nothing was changed in any region" in result.output
+        assert managed(one, tag) == {}
+    finally:
+        REGIONS_CLOUD.up()  # starts RegionTwo's Glance again
+
+
+def raw_glance_down(conn):
+    try:
+        conn.image.get("/images", params={"limit": 1})
+    except Exception:  # noqa: BLE001 - any failure to connect means it is down
+        return True
+    return False
+
+
+def test_image_publish_takes_the_regions_too(regions, run_playbook, tmp_path):
+    one, two, env = regions
+    name = "regions-%s-P" % uuid.uuid4().hex[:6]
+    artifact = tmp_path / "p1.raw"
+    artifact.write_bytes(os.urandom(64 * 1024))
+    extra = dict(
+        image_publish_cloud="demo",
+        image_publish_name=name,
+        image_publish_version="1",
+        image_publish_artifact={"path": str(artifact), "disk_format": "raw"},
+        image_publish_regions=["RegionOne", "RegionTwo"],
+    )
+    result = run_playbook("publish.yml", extra, env=env)
+    assert result.rc == 0, result.output
+    copies = [list(conn.image.images(name=name)) for conn in (one, two)]
+    assert [len(found) for found in copies] == [1, 1]
+    assert copies[0][0].hash_value == copies[1][0].hash_value and copies[1][0].status == "active"
