@@ -98,6 +98,7 @@ class GlanceModule(LocalModule):
         self.ansible.no_log_values.update(self.secrets)
         self._connect = connect or open_connection
         self._api = None
+        self.retries = []  # every ImageApi of the run (one per region) reports its retries here
 
     def full_spec(self):
         spec = connection_spec()
@@ -111,6 +112,7 @@ class GlanceModule(LocalModule):
         """The ImageApi, connecting on first use."""
         if self._api is None:
             self._api = ImageApi(self._connect(self.params))
+            self._api.retries = self.retries
             if self.params.get("validate_certs") is False:
                 self.ansible.warn("validate_certs is false: the TLS certificates of the cloud are not checked")
         return self._api
@@ -118,15 +120,15 @@ class GlanceModule(LocalModule):
     def api_in_region(self, region, interface=None):
         """An ImageApi for another region of the same cloud (the same credentials, a token of its own).
 
-        Its retries are reported with the main ImageApi's.
+        Its retries are reported with the main ImageApi's, without opening that one.
         """
         params = dict(self.params, region_name=region)
         if interface:
             params["interface"] = interface
         api = ImageApi(self._connect(params))
-        api.retries = self.api.retries
+        api.retries = self.retries
         return api
 
     def warnings(self):
         """Retries are bounded and never silent: each one becomes a warning."""
-        return list(self._api.retries) if self._api is not None else []
+        return list(self.retries)

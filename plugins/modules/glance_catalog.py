@@ -292,6 +292,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog import lo
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CREATE
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DEACTIVATE
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DELETE
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import NO_DATA_STATUSES
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import SERIES_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import UPLOAD
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import VERSION_PROPERTY
@@ -533,9 +534,8 @@ class GlanceCatalogModule(GlanceModule):
         """One catalog image's steps in order; a new version without its bytes yet stops after its creation."""
         changed = False
         created = {}  # a derived ID further down its seed, when Glance keeps the first one for a deleted image
+        # After the transfers, _roll_back has already failed every image with a version still to upload.
         waiting = [step for step in steps if step.action == UPLOAD]
-        if waiting and self.params["after_transfers"]:
-            raise GlanceError("version %s has no data after the transfers" % waiting[0].version)
         for step in steps:
             if not step.changes:
                 continue
@@ -595,7 +595,8 @@ class Region(object):
         return None
 
 
-STALLED_STATUSES = ("queued", "uploading", "saving", "importing", "killed")
+# A new version in one of these after the transfers did not get its data.
+STALLED_STATUSES = NO_DATA_STATUSES + ("killed",)
 
 
 def _names_in_order(catalog, plan):
