@@ -725,27 +725,28 @@ class GlanceImageDataModule(GlanceModule):
         while True:
             try:
                 return self._send(raw, method, progress)
-            except Conflict:
-                # Glance may still be winding up the attempt it saw cut (the image is saving again for a moment):
-                # once it is queued, the same attempt goes again. Otherwise another run is sending data.
-                conflicts += 1
-                if attempt == 0 or conflicts > retries or self._after_cut_upload(raw) != "queued":
-                    raise
             except GlanceError as exc:
-                # Glance answers 500 to an upload whose connection broke under it, when the answer still gets out.
-                if not isinstance(exc, TransientError) and exc.details.get("status_code") != 500:
-                    raise
-                left = self._after_cut_upload(raw)
-                if attempt >= retries or left != "queued":
-                    outcome = CUT_UPLOAD_OUTCOMES.get(left, "The image is now %s" % left)
-                    if self.src_is_stream and left == "queued":
-                        outcome += "; src is a stream, so this task could not send it again"
-                    raise TransientError("%s. %s" % (exc.msg, outcome), **exc.details)
-                attempt += 1
-                self.api.retries.append(
-                    "%s; Glance discarded the partial data, so the upload starts again from byte 0 (retry %d of %d)"
-                    % (exc.msg, attempt, retries)
-                )
+                if attempt > 0 and _overlapped_cut_attempt(exc):
+                    # Glance may still be winding up the attempt it saw cut: once the image is queued again, the
+                    # same attempt goes again. Otherwise another run is sending data.
+                    conflicts += 1
+                    if conflicts > retries or self._after_cut_upload(raw) != "queued":
+                        raise
+                else:
+                    # Glance answers 500 to an upload whose connection broke under it, when the answer gets out.
+                    if not isinstance(exc, TransientError) and exc.details.get("status_code") != 500:
+                        raise
+                    left = self._after_cut_upload(raw)
+                    if attempt >= retries or left != "queued":
+                        outcome = CUT_UPLOAD_OUTCOMES.get(left, "The image is now %s" % left)
+                        if self.src_is_stream and left == "queued":
+                            outcome += "; src is a stream, so this task could not send it again"
+                        raise TransientError("%s. %s" % (exc.msg, outcome), **exc.details)
+                    attempt += 1
+                    self.api.retries.append(
+                        "%s; Glance discarded the partial data, so the upload starts again from byte 0 "
+                        "(retry %d of %d)" % (exc.msg, attempt, retries)
+                    )
             progress.restart()
             time.sleep(RETRY_PAUSE_SECONDS)
 
@@ -875,6 +876,13 @@ class GlanceImageDataModule(GlanceModule):
 
 
 # What a cut-short upload left, as _after_cut_upload says it, for the error message.
+def _overlapped_cut_attempt(exc):
+    """Whether a retried upload ran into Glance's handling of the attempt it saw cut: 409 while that attempt holds
+    the image saving, or 410 ("could not be found after upload") when it took the image back to queued under the
+    retry; Glance discarded the retry's data either way."""
+    return isinstance(exc, Conflict) or exc.details.get("status_code") == 410
+
+
 CUT_UPLOAD_OUTCOMES = {
     "queued": "Glance discarded the partial data and the image is queued: run the task again",
     "saving": "The image is left saving: Glance stopped during the upload and will not finish it, so delete the "
