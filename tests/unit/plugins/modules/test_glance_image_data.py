@@ -88,5 +88,5 @@ def test_other_failures_stand(outcomes, after_cut, error, attempts):
     module = make_module(outcomes, after_cut=after_cut)
     with pytest.raises(error) as raised:
         module._send_with_retries({"id": "x"}, "direct", FakeProgress())
-    assert type(raised.value) is error
+    assert raised.type is error
     assert module.attempts == attempts
