@@ -11,6 +11,7 @@ Usage (through bench/run, which prepares the venv and the cloud):
   bench.py info     --counts 200,5000 --rounds 5
   bench.py readonce --size 1
   bench.py noop     --count 20 --rounds 5
+  bench.py regions  --size 1 --count 20 --rounds 3   (a cloud with two regions: bench/run sets LOCALCLOUD_REGIONS=2)
   bench.py profile
 """
 
@@ -571,7 +572,12 @@ def recap_changed(output):
 def noop_catalog_cmd(count):
     """catalog_publish of a catalog of ``count`` images, one version each, under a managed tag of its own."""
     prefix = "bench-catalog-%d" % count
-    catalog = [
+    extra = {"bench_cloud": CLOUD, "bench_tag": prefix, "bench_catalog": noop_catalog(count, prefix)}
+    return playbook_cmd(Path(sys.executable).parent, "noop_catalog.yml", sys.executable, extra)
+
+
+def noop_catalog(count, prefix):
+    return [
         {
             "name": artifact["name"],
             "format": "raw",
@@ -583,8 +589,6 @@ def noop_catalog_cmd(count):
         }
         for artifact in noop_artifacts(count, prefix)
     ]
-    extra = {"bench_cloud": CLOUD, "bench_tag": prefix, "bench_catalog": catalog}
-    return playbook_cmd(Path(sys.executable).parent, "noop_catalog.yml", sys.executable, extra)
 
 
 def noop_publish_contenders(count):
@@ -717,6 +721,76 @@ def bench_noop(count, rounds):
     return results
 
 
+# -- regions ------------------------------------------------------------------------------
+
+REGIONS = ["RegionOne", "RegionTwo"]
+
+
+def catalog_cmd(tag, catalog, regions):
+    extra = {"bench_cloud": CLOUD, "bench_tag": tag, "bench_catalog": catalog, "bench_regions": regions}
+    return playbook_cmd(Path(sys.executable).parent, "noop_catalog.yml", sys.executable, extra)
+
+
+def one_image_catalog(name, path):
+    return [
+        {
+            "name": name,
+            "format": "raw",
+            "login": "root",
+            "status": "active",
+            "visibility": "private",
+            "meta": {"uuid_validity": "none"},
+            "versions": [{"version": "1", "artifact": str(path)}],
+        }
+    ]
+
+
+def bench_regions(size, count, rounds):
+    """catalog_publish into one region and into two (the second one importing with glance-download): a new
+    ``size`` GiB version, and a no-op run of a catalog of ``count`` images; ratios to one region."""
+    conns = dict((region, openstack.connect(cloud=CLOUD, region_name=region)) for region in REGIONS)
+    results = {}
+    path = make_file(size)
+    contenders = [("one region", REGIONS[:1]), ("two regions (glance-download)", REGIONS)]
+    samples = dict((name, []) for name, dummy in contenders)
+    for round_no in range(rounds):
+        for name, regions in rotated(contenders, round_no):
+            tag = "bench-regions-%d-%d-%d" % (size, round_no, len(regions))
+            cmd = catalog_cmd(tag, one_image_catalog(tag, path), regions)
+            settle()
+            wall, cpu, rss, dummy_out = run_measured(cmd, module_env())
+            hashes = set()
+            for region in regions:
+                found = list(conns[region].image.images(tag=[tag]))
+                if [image.status for image in found] != ["active"] or found[0].size != path.stat().st_size:
+                    raise RuntimeError("%s left %s in %s" % (name, [(i.id, i.status) for i in found], region))
+                hashes.add(found[0].hash_value)
+                delete_image(conns[region], found[0].id)
+            if len(hashes) != 1:
+                raise RuntimeError("%s: the regions hold different bytes" % name)
+            samples[name].append((wall, cpu, rss))
+    reference = summarize("ref", samples[contenders[0][0]])
+    rows = [summarize(name, samples[name], reference) for name, dummy in contenders]
+    print_table("a new %d GiB version, one region vs two (%d rounds)" % (size, rounds), rows)
+    results["regions_publish_%dg" % size] = rows
+
+    tag = "bench-regions-noop-%d" % count
+    noop = [(name, catalog_cmd(tag, noop_catalog(count, tag), regions)) for name, regions in contenders]
+    run_measured(noop[1][1], module_env())  # puts the catalog in place in both regions
+    samples = dict((name, []) for name, dummy in noop)
+    for round_no in range(rounds):
+        for name, cmd in rotated(noop, round_no):
+            wall, cpu, rss, out = run_measured(cmd, module_env())
+            if recap_changed(out) != 0:
+                raise RuntimeError("the no-op run into %s changed %s things" % (name, recap_changed(out)))
+            samples[name].append((wall, cpu, rss))
+    reference = summarize("ref", samples[noop[0][0]])
+    rows = [summarize(name, samples[name], reference) for name, dummy in noop]
+    print_table("no-op catalog of %d images, one region vs two (%d rounds)" % (count, rounds), rows)
+    results["regions_noop_%d" % count] = rows
+    return results
+
+
 # -- profile ------------------------------------------------------------------------------
 
 
@@ -781,7 +855,7 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["upload", "download", "readonce", "info", "noop", "profile"])
+    parser.add_argument("what", choices=["upload", "download", "readonce", "info", "noop", "regions", "profile"])
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--sizes", default="1,4")
     parser.add_argument("--size", type=int, default=1)
@@ -797,6 +871,8 @@ def main():
         results = bench_readonce(args.size)
     elif args.what == "noop":
         results = bench_noop(args.count, args.rounds)
+    elif args.what == "regions":
+        results = bench_regions(args.size, args.count, args.rounds)
     elif args.what == "profile":
         results = bench_profile(args.count)
     else:

@@ -94,6 +94,20 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  own_region:
+    description:
+      - The one region of O(regions) that this call changes, when each region is an inventory host of its own
+        (one host per region, the hosts run in parallel as forks, as an AWX job runs them).
+      - The call still lists and plans every region of O(regions), so that a region that is down stops every host
+        before anything changes, and so that promotion stays all or nothing - after the transfers, an image whose
+        new version lacks its data in any region (pass every host's O(transfer_errors)) is rolled back here too.
+        It creates, transfers, promotes, retires and rolls back in this region only, and its results are this
+        region's.
+      - In a region after the first one, RV(transfers) import the bytes from the first region with
+        glance-download; the hosts must therefore run the transfers of the first region before those of the
+        others, as the role C(osimages.glance.catalog_publish) does with C(catalog_publish_region).
+    type: str
+    version_added: 0.2.0
   transferred:
     description:
       - The C(key) of each of RV(transfers) that the first call handed out, for the call with
@@ -331,8 +345,9 @@ class GlanceCatalogModule(GlanceModule):
         transfer_errors=dict(type="dict", default={}),
         transferred=dict(type="list", elements="str"),
         regions=dict(type="list", elements="str", default=[]),
+        own_region=dict(type="str"),
     )
-    module_kwargs = dict(required_one_of=[("catalog_files", "catalog")])
+    module_kwargs = dict(required_one_of=[("catalog_files", "catalog")], required_by={"own_region": "regions"})
 
     def run(self):
         """read -> list every region -> plan -> roll back failed transfers -> (check mode stops here) -> execute."""
@@ -340,6 +355,8 @@ class GlanceCatalogModule(GlanceModule):
         catalog = load_catalog(self._documents())
         regions = [Region(name, api) for name, api in self._region_apis()]
         primary = regions[0]
+        # The regions this call changes: all of them, or the host's own one.
+        acting = [region for region in regions if params["own_region"] in (None, region.name)]
         project_id = primary.api.project_id
         for image in catalog:
             image["members"] = self._project_ids(primary.api, image["members"])
@@ -349,12 +366,12 @@ class GlanceCatalogModule(GlanceModule):
         failed, changed = {}, False
         catalog = [self._resolve_latest(image, primary.listed, failed) for image in catalog]
         self._plan(regions, catalog, project_id)
-        if params["after_transfers"] and not self.check_mode and self._roll_back(regions, failed, project_id):
+        if params["after_transfers"] and not self.check_mode and self._roll_back(regions, acting, failed, project_id):
             changed = True
             self._plan(regions, catalog, project_id)
         transfers, registered = [], []
         if not self.check_mode:
-            for region in regions:
+            for region in acting:
                 for name in _names_in_order(catalog, region.plan):
                     if name in failed:
                         continue
@@ -364,7 +381,7 @@ class GlanceCatalogModule(GlanceModule):
                         failed[name] = region.say(exc.msg)
                         changed = True
             transfers = self._withdraw(transfers, registered, failed)
-        result = self._result(regions, catalog, transfers, failed, changed)
+        result = self._result(acting, catalog, transfers, failed, changed)
         if failed:
             summary = "; ".join("%s: %s" % (name, why) for name, why in sorted(failed.items()))
             raise ModuleError(
@@ -379,8 +396,17 @@ class GlanceCatalogModule(GlanceModule):
         names = self.params["regions"]
         if not names:
             return [(None, self.api)]
+        if not all(names):
+            raise ValidationError(
+                "regions has an empty name (%s): with one host per region, a host of the play failed before it "
+                "said its region, and every region is needed" % ", ".join(repr(name) for name in names)
+            )
         if len(set(names)) != len(names):
             raise ValidationError("regions lists a region twice: %s" % ", ".join(names))
+        if self.params["own_region"] not in [None] + names:
+            raise ValidationError(
+                "own_region %s is not one of regions (%s)" % (self.params["own_region"], ", ".join(names))
+            )
         return [(name, self.api_in_region(name)) for name in names]
 
     def _plan(self, regions, catalog, project_id):
@@ -398,6 +424,7 @@ class GlanceCatalogModule(GlanceModule):
                 raise ValidationError(region.say(exc.msg))
 
     def _result(self, regions, catalog, transfers, failed, changed):
+        """What the regions this call changes report (all of them, or the host's own one)."""
         primary = regions[0]
         plans = [(region, region.plan) for region in regions]
         result = dict(
@@ -493,11 +520,12 @@ class GlanceCatalogModule(GlanceModule):
         checksum = recorded[-1]["properties"][SOURCE_CHECKSUM_PROPERTY]
         return resolve_latest(image, checksum, datetime.date.today, series, VERSION_PROPERTY)
 
-    def _roll_back(self, regions, failed, project_id):
+    def _roll_back(self, regions, acting, failed, project_id):
         """After the transfers: an image whose new version lacks its data in any region is rolled back in all.
 
-        Its new versions are deleted in every region (only those the first call handed out, when ``transferred``
-        says which), so that it keeps its current version everywhere: promotion is all or nothing.
+        Its new versions are deleted in every region this call changes (only those the first call handed out,
+        when ``transferred`` says which), so that it keeps its current version everywhere: promotion is all or
+        nothing. With one host per region, each host deletes its own region's, having read every region.
         """
         errors, handed_out = self.params["transfer_errors"], self.params["transferred"]
         tag = self.params["managed_tag"]
@@ -508,7 +536,8 @@ class GlanceCatalogModule(GlanceModule):
                 ours = handed_out is None or key in handed_out
                 if not ours or not is_managed(image, tag, project_id) or not image["hidden"] or image["protected"]:
                     continue  # only a version this publication registered (hidden, unprotected) is rolled back
-                candidates.append((region, image))
+                if region in acting:
+                    candidates.append((region, image))
                 if key in errors or image["status"] in STALLED_STATUSES:
                     reason = errors.get(key) or "its data did not arrive (the image is %s)" % image["status"]
                     version = image["properties"].get(VERSION_PROPERTY)
@@ -588,10 +617,14 @@ class Region(object):
         return [] if self.name is None else ["REGION %s" % self.name]
 
     def holder(self, series, version):
-        """The ID of this region's image of ``version`` of ``series``, or None."""
+        """The ID of this region's image of ``version`` of ``series``, or None: as listed, else as planned (with
+        one host per region, the first region's host may be creating it at this very moment)."""
         for image in self.listed.values():
             if series_of(image) == series and image["properties"].get(VERSION_PROPERTY) == version:
                 return image["id"]
+        for step in self.plan.steps:
+            if step.action == UPLOAD and step.image == series and step.version == version:
+                return step.image_id
         return None
 
 

@@ -6,13 +6,17 @@ docs/testing.md.
 """
 
 import os
+import shutil
 import signal
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import openstack
 import pytest
 
+from harness import OUTPUT_LOG
 from harness import ExtraCloud
 from harness import new_image
 from harness import raw_image
@@ -243,3 +247,110 @@ def test_image_publish_takes_the_regions_too(regions, run_playbook, tmp_path):
     copies = [list(conn.image.images(name=name)) for conn in (one, two)]
     assert [len(found) for found in copies] == [1, 1]
     assert copies[0][0].hash_value == copies[1][0].hash_value and copies[1][0].status == "active"
+
+
+HOST_REGIONS = {"region-one": "RegionOne", "region-two": "RegionTwo"}
+FIRST_CALL = "Check the catalog, plan, and register the new versions"
+SECOND_CALL = "Promote what arrived, roll back what did not, and retire"
+
+
+def awx_job(tmp_path, regions_cloud, extravars, name):
+    """Run playbooks/region_hosts.yml as AWX runs a job: through ansible-runner, an inventory with one host per
+    region, forks 2, and the credential's clouds.yaml (cloud ``devstack``) given by environment alone."""
+    import ansible_runner  # the newest cell's tool chain has it; imported here so the oldest cell can collect
+
+    private = tmp_path / name
+    (private / "project").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    shutil.copy(Path(__file__).parent / "playbooks" / "region_hosts.yml", private / "project")
+    hosts = "".join("%s catalog_publish_region=%s\n" % pair for pair in HOST_REGIONS.items())
+    (private / "inventory" / "hosts").write_text(
+        "[regions]\n%s[regions:vars]\nansible_python_interpreter=%s\n" % (hosts, sys.executable)
+    )
+    envvars = {"OS_CLIENT_CONFIG_FILE": str(regions_cloud.with_name("clouds-awx.yaml")), "ANSIBLE_NOCOLOR": "1"}
+    runner = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook="region_hosts.yml",
+        extravars=dict(extravars, catalog_publish_cloud="devstack"),
+        envvars=envvars,
+        forks=2,
+        quiet=True,
+    )
+    events = list(runner.events)
+    OUTPUT_LOG.append(runner.stdout.read())
+    return runner, events
+
+
+def results_of(events, task):
+    """{host: module result, with ``failed`` as the event says} of a task's ok or failed events."""
+    return {
+        event["event_data"]["host"]: dict(event["event_data"]["res"], failed=event["event"] == "runner_on_failed")
+        for event in events
+        if event["event"] in ("runner_on_ok", "runner_on_failed") and event["event_data"].get("task") == task
+    }
+
+
+def test_an_awx_job_with_one_host_per_region_publishes_promotes_and_rolls_back_together(
+    regions, regions_cloud, tmp_path, monkeypatch
+):
+    one, two, dummy_env = regions
+    for variable in [key for key in os.environ if key.startswith("OS_")]:
+        monkeypatch.delenv(variable)  # AWX gives the job the credential's clouds.yaml, and nothing else
+    tag = "regions-%s" % uuid.uuid4().hex[:6]
+    name = tag + "-J"
+    files = {}
+    for version in ("1", "2"):
+        files[version] = tmp_path / ("j%s.raw" % version)
+        files[version].write_bytes(os.urandom(96 * 1024 + int(version)))
+
+    def job(version, label):
+        extravars = dict(
+            catalog_publish_images=[entry(name, [(version, files[version])])], catalog_publish_managed_tag=tag
+        )
+        return awx_job(tmp_path, regions_cloud, extravars, label)
+
+    runner, events = job("1", "first")
+    assert runner.status == "successful" and runner.rc == 0, runner.stdout
+    # forks 2: both hosts started the first call before either ended it.
+    first_task = [event for event in events if event["event_data"].get("task") == FIRST_CALL]
+    starts = [event["counter"] for event in first_task if event["event"] == "runner_on_start"]
+    ends = [event["counter"] for event in first_task if event["event"] == "runner_on_ok"]
+    assert len(starts) == 2 and max(starts) < min(ends), first_task
+    # Each host plans and reports its own region; RegionOne takes the bytes, RegionTwo imports them.
+    planned = results_of(events, FIRST_CALL)
+    assert {host: set(step["region"] for step in result["plan"]) for host, result in planned.items()} == {
+        host: {region} for host, region in HOST_REGIONS.items()
+    }
+    assert [t["method"] for t in planned["region-one"]["transfers"]] == ["direct"]
+    assert [(t["method"], t["source_region"]) for t in planned["region-two"]["transfers"]] == [
+        ("glance-download", "RegionOne")
+    ]
+    promoted = results_of(events, SECOND_CALL)
+    assert sorted(promoted) == ["region-one", "region-two"]
+    assert all(result["changed"] and not result["failed"] for result in promoted.values()), promoted
+    in_one, in_two = managed(one, tag), managed(two, tag)
+    assert in_one[(name, "1")]["name"] == in_two[(name, "1")]["name"] == name
+    assert in_one[(name, "1")]["os_hash_value"] == in_two[(name, "1")]["os_hash_value"]
+
+    # The same job again: nothing changes on either host.
+    runner, events = job("1", "again")
+    assert runner.status == "successful" and runner.stats["changed"] == {}, runner.stats
+
+    # Version 2 cannot be imported into RegionTwo (an image of it with another disk_format waits there): both
+    # hosts fail, each rolls version 2 back in its own region, and version 1 stays current in both.
+    blocker = new_image(
+        two, name + " (2)", disk_format="qcow2", os_hidden=True, tags=[tag], osimages_series=name, internal_version="2"
+    )
+    runner, events = job("2", "broken")
+    assert runner.status == "failed", runner.stats
+    rolled_back = results_of(events, SECOND_CALL)
+    assert sorted(rolled_back) == ["region-one", "region-two"]
+    for host, result in rolled_back.items():
+        # RegionOne's host reads RegionTwo's transfer error, or, when RegionTwo's host has already rolled back,
+        # finds version 2 without data there: either way it names RegionTwo and rolls back its own region.
+        assert result["failed"] and "%s: RegionTwo: " % name in result["msg"], (host, result)
+        assert "The new image was deleted again (%s: " % HOST_REGIONS[host] in result["msg"], (host, result)
+    assert "has disk_format qcow2" in rolled_back["region-two"]["msg"]
+    for found in (managed(one, tag), managed(two, tag)):
+        assert (name, "2") not in found and found[(name, "1")]["name"] == name, found
+    assert raw_image(two, blocker) is None
