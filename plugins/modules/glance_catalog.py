@@ -713,10 +713,13 @@ def _transfer(region, step, image_id, primary):
         source_image=None,
     )
     if region is not primary:
+        # The result is checked against the first region's os_hash_value, which its transfer checked against the
+        # catalog's checksum (of any algorithm; glance-download can only compare Glance's own hashes).
         transfer.update(
             method="glance-download",
             src=None,
             url=None,
+            checksum=None,
             source_region=primary.name,
             source_image=primary.holder(step.image, step.version),
         )

@@ -5,6 +5,7 @@ user's token, and the module checks the result against the source's hash. What t
 docs/testing.md.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -276,9 +277,9 @@ def awx_job(tmp_path, regions_cloud, extravars, name):
         forks=2,
         quiet=True,
     )
-    events = list(runner.events)
-    OUTPUT_LOG.append(runner.stdout.read())
-    return runner, events
+    runner.output = runner.stdout.read()
+    OUTPUT_LOG.append(runner.output)
+    return runner, list(runner.events)
 
 
 def results_of(events, task):
@@ -304,13 +305,15 @@ def test_an_awx_job_with_one_host_per_region_publishes_promotes_and_rolls_back_t
         files[version].write_bytes(os.urandom(96 * 1024 + int(version)))
 
     def job(version, label):
-        extravars = dict(
-            catalog_publish_images=[entry(name, [(version, files[version])])], catalog_publish_managed_tag=tag
-        )
+        image = entry(name, [(version, files[version])])
+        # A catalog checksum of another algorithm than Glance's: RegionOne's upload checks it, RegionTwo's import
+        # is checked against RegionOne's hash.
+        image["versions"][0]["checksum"] = "sha256:" + hashlib.sha256(files[version].read_bytes()).hexdigest()
+        extravars = dict(catalog_publish_images=[image], catalog_publish_managed_tag=tag)
         return awx_job(tmp_path, regions_cloud, extravars, label)
 
     runner, events = job("1", "first")
-    assert runner.status == "successful" and runner.rc == 0, runner.stdout
+    assert runner.status == "successful" and runner.rc == 0, runner.output
     # forks 2: both hosts started the first call before either ended it.
     first_task = [event for event in events if event["event_data"].get("task") == FIRST_CALL]
     starts = [event["counter"] for event in first_task if event["event"] == "runner_on_start"]
@@ -334,7 +337,7 @@ def test_an_awx_job_with_one_host_per_region_publishes_promotes_and_rolls_back_t
 
     # The same job again: nothing changes on either host.
     runner, events = job("1", "again")
-    assert runner.status == "successful" and runner.stats["changed"] == {}, runner.stats
+    assert runner.status == "successful" and runner.stats["changed"] == {}, runner.output
 
     # Version 2 cannot be imported into RegionTwo (an image of it with another disk_format waits there): both
     # hosts fail, each rolls version 2 back in its own region, and version 1 stays current in both.
@@ -342,7 +345,7 @@ def test_an_awx_job_with_one_host_per_region_publishes_promotes_and_rolls_back_t
         two, name + " (2)", disk_format="qcow2", os_hidden=True, tags=[tag], osimages_series=name, internal_version="2"
     )
     runner, events = job("2", "broken")
-    assert runner.status == "failed", runner.stats
+    assert runner.status == "failed", runner.output
     rolled_back = results_of(events, SECOND_CALL)
     assert sorted(rolled_back) == ["region-one", "region-two"]
     for host, result in rolled_back.items():
