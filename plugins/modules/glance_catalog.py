@@ -241,7 +241,9 @@ transfers:
       description: The URL to fetch the bytes from, or null.
       type: str
     checksum:
-      description: The expected C(ALGO:HEX) of the bytes, or null.
+      description:
+        - The expected C(ALGO:HEX) of the bytes, or null. Null for C(glance-download), whose result is checked
+          against the first region's hash.
       type: str
     method:
       description:
