@@ -82,7 +82,8 @@ options:
     description:
       - Publish into each of these regions of the cloud (the same Keystone, a Glance each), with the same
         credentials. The first region takes the bytes; RV(transfers) has the others import them from it with
-        O(osimages.glance.glance_image_data#module:method=glance-download), server-side.
+        O(osimages.glance.glance_image_data#module:method=glance-download), server-side. A region whose Glance
+        does not enable C(glance-download) gets the bytes as the first one does.
       - Every region is listed before anything changes, so a region that is down fails the run with nothing
         changed anywhere.
       - Promotion is all or nothing - after the transfers, an image whose new version lacks its data in any
@@ -248,7 +249,7 @@ transfers:
     method:
       description:
         - The image's import method (direct, glance-direct or web-download), or C(glance-download) in every region
-          of O(regions) but the first.
+          of O(regions) but the first whose Glance enables it.
       type: str
     stores:
       description: The stores to upload to.
@@ -603,6 +604,13 @@ class Region(object):
         self.listed = {}
         self.before = {}
         self.plan = None
+        self._glance_download = None
+
+    def takes_glance_download(self):
+        """Whether this region's Glance enables the glance-download import method (asked once per run)."""
+        if self._glance_download is None:
+            self._glance_download = "glance-download" in self.api.import_methods()
+        return self._glance_download
 
     def key(self, image_id):
         """How transfers, transfer_errors and transferred name an image: its ID, after its region when there are
@@ -693,7 +701,7 @@ def last_modified(url):
 
 def _transfer(region, step, image_id, primary):
     """What the role hands glance_image_data for one new version: in the first region the bytes themselves, in the
-    others a glance-download from the first region's image."""
+    others a glance-download from the first region's image, or the bytes as well where Glance does not enable it."""
     source = step.source
     artifact = source["artifact"] or {}
     url = source["url"]
@@ -714,7 +722,7 @@ def _transfer(region, step, image_id, primary):
         source_region=None,
         source_image=None,
     )
-    if region is not primary:
+    if region is not primary and region.takes_glance_download():
         # The result is checked against the first region's os_hash_value, which its transfer checked against the
         # catalog's checksum (of any algorithm; glance-download can only compare Glance's own hashes).
         transfer.update(
