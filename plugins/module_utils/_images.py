@@ -456,8 +456,7 @@ class ImageApi(object):
                     % (timeout, what, _describe(raw), raw.get("status"))
                 )
             time.sleep(delay)
-            # A GET is cheap for Glance: a long import or upload is seen ending within 2 s, not 5.
-            delay = min(delay * 1.5, 2)
+            delay = min(delay * 1.5, 5)
 
     def wait_for_import(self, image, since, stores, timeout, what):
         """Wait until the upload or import of ``image`` that started at ``since`` (glance_now()) has reached
