@@ -590,7 +590,8 @@ class GlanceImageDataModule(GlanceModule):
                 self._send_with_retries(raw, method, progress)
             except Conflict:
                 # A parallel run started sending data first (Glance answers 409 once the image is no longer
-                # queued): its upload is waited for, and its bytes compared with ours.
+                # queued, 410 when both passed that check): its upload is waited for, and its bytes compared with
+                # ours.
                 return self._rejoin(raw, method)
             stores = self.params["stores"]
         if not self.params["wait"]:
@@ -603,7 +604,10 @@ class GlanceImageDataModule(GlanceModule):
 
     def _rejoin(self, raw, method):
         before = normalize(raw)
-        plan = self._plan(self.api.get(raw["id"]), method)
+        current = self.api.get(raw["id"])
+        if current is None:
+            raise NotFound("%s was deleted while this run was uploading to it" % _label(raw))
+        plan = self._plan(current, method)
         if plan.action == WAIT:
             raw = self.api.wait(
                 raw, lambda image: image["status"] not in BUSY_STATUSES, self.params["timeout"], "the running upload"
@@ -726,12 +730,14 @@ class GlanceImageDataModule(GlanceModule):
             try:
                 return self._send(raw, method, progress)
             except GlanceError as exc:
-                if attempt > 0 and _overlapped_cut_attempt(exc):
-                    # Glance may still be winding up the attempt it saw cut: once the image is queued again, the
-                    # same attempt goes again. Otherwise another run is sending data.
+                if _lost_the_image(exc):
+                    if attempt == 0:
+                        raise Conflict(exc.msg, **exc.details)  # another run is sending: _execute rejoins it
+                    # Or Glance is still winding up the attempt it saw cut: once the image is queued again, the
+                    # same attempt goes again.
                     conflicts += 1
                     if conflicts > retries or self._after_cut_upload(raw) != "queued":
-                        raise
+                        raise Conflict(exc.msg, **exc.details)
                 else:
                     # Glance answers 500 to an upload whose connection broke under it, when the answer gets out.
                     if not isinstance(exc, TransientError) and exc.details.get("status_code") != 500:
@@ -876,10 +882,10 @@ class GlanceImageDataModule(GlanceModule):
 
 
 # What a cut-short upload left, as _after_cut_upload says it, for the error message.
-def _overlapped_cut_attempt(exc):
-    """Whether a retried upload ran into Glance's handling of the attempt it saw cut: 409 while that attempt holds
-    the image saving, or 410 ("could not be found after upload") when it took the image back to queued under the
-    retry; Glance discarded the retry's data either way."""
+def _lost_the_image(exc):
+    """Whether another upload had the image first, and Glance discarded this one's data: 409 when the image was no
+    longer queued, or 410 ("could not be found after upload") when the other upload moved it out of queued between
+    Glance's check and its own update, or (the other being this run's cut attempt) took it back to queued."""
     return isinstance(exc, Conflict) or exc.details.get("status_code") == 410
 
 

@@ -1,6 +1,8 @@
-"""glance_image_data's upload retry policy: which failures of an attempt lead to another attempt. Glance itself is
-covered by the live fault tests (tests/integration/test_live_faults.py); this table pins down the overlap of a retry
-with Glance's handling of the attempt it saw cut, which those tests meet only when the machine is slow."""
+"""glance_image_data's upload retry policy: which failures of an attempt lead to another attempt, and which are
+another run's upload (Conflict, which the module rejoins). Glance itself is covered by the live fault and
+concurrency tests (test_live_faults.py, test_live_postgresql.py); this table pins down the races those tests meet
+only when the machine is slow: a retry overlapping Glance's handling of the attempt it saw cut, and two uploads
+that both found the image queued (Glance answers the loser 410, "could not be found after upload")."""
 
 import pytest
 
@@ -74,12 +76,13 @@ def test_an_attempt_cut_or_overlapped_goes_again(outcomes, attempts, warnings):
 @pytest.mark.parametrize(
     "outcomes, after_cut, error, attempts",
     [
-        # The first attempt has no cut attempt to overlap: 409 is another run sending, 410 a deleted image.
+        # The first attempt has no cut attempt to overlap: 409 and 410 are another run sending first, which the
+        # caller rejoins on Conflict (or finds the image deleted).
         ([SAVING], "queued", Conflict, 1),
-        ([GONE], "queued", GlanceError, 1),
+        ([GONE], "queued", Conflict, 1),
         ([REFUSED], "queued", GlanceError, 1),
         ([RESET, RESET, RESET, RESET], "queued", TransientError, 4),
-        ([RESET, GONE, GONE, GONE, GONE], "queued", GlanceError, 5),
+        ([RESET, GONE, GONE, GONE, GONE], "queued", Conflict, 5),
         ([RESET], "saving", TransientError, 1),
         ([RESET], "gone", TransientError, 1),
     ],
