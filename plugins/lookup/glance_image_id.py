@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Returns the ID of the one image with the given name that also matches O(filters), for use where a task needs
     an image ID, such as booting a server.
-  - Fails when no image or more than one image matches, listing the IDs it found; it never guesses.
+  - Fails when no image matches. When more than one matches, it fails listing the IDs it found, unless
+    O(most_recent=true) says which one to take.
   - Hidden images are left out unless O(filters) has C(hidden=true).
 author:
   - osimages.glance contributors (@osimages)
@@ -28,6 +29,20 @@ options:
       - Server-side filters, as in M(osimages.glance.glance_image_info), for example C(status) or C(tag).
     type: dict
     default: {}
+  most_recent:
+    description:
+      - When several images match, return the one that sorts last by O(most_recent_key) (the newest, by default)
+        instead of failing. Glance sorts, so this costs one request whatever the number of matches.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  most_recent_key:
+    description:
+      - What O(most_recent=true) sorts by. V(name) suits versioned names such as C(debian-13-20261201).
+    type: str
+    choices: [created_at, updated_at, name]
+    default: created_at
+    version_added: 0.2.0
   cloud:
     description:
       - The name of a cloud in C(clouds.yaml), or a dict of cloud settings.
@@ -72,6 +87,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ lookup('osimages.glance.glance_image_id', 'debian-13', cloud='mycloud') }}"
 
+- name: The newest active debian-13, when a pipeline keeps several under the same name
+  ansible.builtin.debug:
+    msg: "{{ lookup('osimages.glance.glance_image_id', 'debian-13', filters={'status': 'active'}, most_recent=true) }}"
+
 - name: Only an active image tagged golden will do
   ansible.builtin.debug:
     msg: "{{ lookup('osimages.glance.glance_image_id', 'debian-13', filters={'status': 'active', 'tag': ['golden']}) }}"
@@ -101,6 +120,7 @@ class LookupModule(LookupBase):
         try:
             base_query = image_query(self.get_option("filters"))
             api = ImageApi(open_connection(params))
-            return [api.find_one(name, base_query, by_id=False)["id"] for name in terms]
+            most_recent = self.get_option("most_recent_key") if self.get_option("most_recent") else None
+            return [api.find_one(name, base_query, by_id=False, most_recent=most_recent)["id"] for name in terms]
         except ModuleError as exc:
             raise AnsibleLookupError(exc.msg)

@@ -31,6 +31,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Gla
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
@@ -56,6 +57,8 @@ RETRY_DELAYS = (1, 2, 4)
 
 # How many images find_one lists for an ambiguous name.
 AMBIGUITY_LIMIT = 10
+# The sort keys that can pick the most recent of several images (Glance sorts by each of them).
+MOST_RECENT_KEYS = ("created_at", "updated_at", "name")
 
 
 def glance_now():
@@ -191,20 +194,37 @@ class ImageApi(object):
         """All images of ``owner`` called ``name``, hidden ones included."""
         return list(self.iter_images(owned_by(owner, name)))
 
-    def find_one(self, ref, query=None, by_id=True, missing_ok=False):
+    def most_recent(self, query, key):
+        """The image that sorts last by ``key`` among those ``query`` selects, or None: Glance sorts, and one image
+        comes back (one per kind with ``os_hidden=any``, which Glance lists in two queries)."""
+        if key not in MOST_RECENT_KEYS:
+            raise ValidationError("most_recent sorts by one of %s, not %r" % (", ".join(MOST_RECENT_KEYS), key))
+        query = dict(query, sort="%s:desc" % key)
+        kinds = [query]
+        if query.get("os_hidden") == HIDDEN_ANY:
+            kinds = [dict(query, os_hidden=hidden) for hidden in ("false", "true")]
+        candidates = [image for kind in kinds for image in self._iter_pages(kind, 1)]
+        return max(candidates, key=lambda image: image.get(key) or "", default=None)
+
+    def find_one(self, ref, query=None, by_id=True, missing_ok=False, most_recent=None):
         """The one image that ``ref`` names among those ``query`` selects (see image_query); every module and the
         lookup find images through here.
 
         ``ref`` is an ID (when ``by_id`` and it looks like one) or a name. Raises NotFound, or returns None with
-        ``missing_ok``; raises AmbiguousName, listing the IDs, when several images carry the name.
+        ``missing_ok``; raises AmbiguousName, listing the IDs, when several images carry the name, unless
+        ``most_recent`` names a sort key (see MOST_RECENT_KEYS): then the image that sorts last by it wins.
         """
         if by_id and looks_like_uuid(ref):
             raw = self.get(ref)
             if raw is not None:
                 return raw
         query = dict(query or {}, name=ref)
-        # Two are enough to know the name is ambiguous; a few more make the message useful.
-        found = list(self.iter_images(query, limit=AMBIGUITY_LIMIT))
+        if most_recent:
+            newest = self.most_recent(query, most_recent)
+            found = [newest] if newest else []
+        else:
+            # Two are enough to know the name is ambiguous; a few more make the message useful.
+            found = list(self.iter_images(query, limit=AMBIGUITY_LIMIT))
         if len(found) == 1:
             return found[0]
         if not found:

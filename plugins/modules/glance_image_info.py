@@ -50,6 +50,22 @@ options:
     description:
       - Return at most this many images. No page beyond them is fetched.
     type: int
+  most_recent:
+    description:
+      - Return only the image that sorts last by O(most_recent_key) (the newest, by default) among the matches,
+        as Terraform's image data source does. Glance sorts, so this costs one request whatever the number of
+        matches.
+      - Cannot be combined with O(sort) or O(limit). An O(image) given by ID is returned as it is.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  most_recent_key:
+    description:
+      - What O(most_recent=true) sorts by. V(name) suits versioned names such as C(debian-13-20261201).
+    type: str
+    choices: [created_at, updated_at, name]
+    default: created_at
+    version_added: 0.2.0
   include_members:
     description:
       - Whether to read the members of each shared image (one more request per shared image).
@@ -96,6 +112,15 @@ EXAMPLES = r"""
       hidden: any
       properties:
         osimages_series: debian-13
+
+- name: The newest active debian-13, hidden versions included
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    image: debian-13
+    filters:
+      status: active
+      hidden: any
+    most_recent: true
 
 - name: Hidden images created this year
   osimages.glance.glance_image_info:
@@ -148,6 +173,8 @@ images:
       members: []
 """
 
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._images import MOST_RECENT_KEYS
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
@@ -161,11 +188,15 @@ class GlanceImageInfoModule(GlanceModule):
         filters=dict(type="dict", default={}),
         sort=dict(type="str"),
         limit=dict(type="int"),
+        most_recent=dict(type="bool", default=False),
+        most_recent_key=dict(type="str", choices=list(MOST_RECENT_KEYS), default="created_at"),
         include_members=dict(type="bool", default=False),
     )
 
     def run(self):
         params = self.params
+        if params["most_recent"] and (params["sort"] or params["limit"] is not None):
+            raise ValidationError("most_recent picks one image by most_recent_key; it cannot be combined with sort or limit")
         query = image_query(params["filters"], params["sort"])
         if params["limit"] is not None and params["limit"] < 1:
             return dict(changed=False, images=[])
@@ -178,7 +209,11 @@ class GlanceImageInfoModule(GlanceModule):
         else:
             if params["image"]:
                 query["name"] = params["image"]
-            raws = self.api.iter_images(query, limit=params["limit"])
+            if params["most_recent"]:
+                newest = self.api.most_recent(query, params["most_recent_key"])
+                raws = [newest] if newest is not None else []
+            else:
+                raws = self.api.iter_images(query, limit=params["limit"])
         images = [self._normalize(raw) for raw in raws]
         return dict(changed=False, images=images, project_id=self.api.project_id)
 

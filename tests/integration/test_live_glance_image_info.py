@@ -101,17 +101,25 @@ def test_filters(run_module, catalog, prefix):
 
 def test_sort_limit_and_bad_queries(run_module, catalog):
     tagged = {"filters": {"tag": [catalog["mark"]]}}
-    newest_two, first, unknown, bad_sort = run_module.many(
+    tagged_x_any = {"filters": {"tag": [catalog["mark"], "x"], "hidden": "any"}}
+    newest_two, first, last_named, last_named_of_any, both, unknown, bad_sort = run_module.many(
         "glance_image_info",
         [
             dict(tagged, sort="name:desc", limit=2),
             dict(tagged, sort="name:asc", limit=1),
+            dict(tagged, most_recent=True, most_recent_key="name"),
+            # "a" is visible, "b" hidden: the hidden one sorts last, and is found
+            dict(tagged_x_any, most_recent=True, most_recent_key="name"),
+            dict(tagged, most_recent=True, sort="name:asc"),
             {"filters": {"colour": "red"}},
             {"sort": "bogus:sideways"},
         ],
     )
     assert [image["name"][-1] for image in newest_two["images"]] == ["d", "c"]
     assert [image["name"][-1] for image in first["images"]] == ["a"]
+    assert [image["name"][-1] for image in last_named["images"]] == ["d"]
+    assert [image["name"][-1] for image in last_named_of_any["images"]] == ["b"]
+    assert both["failed"] and "cannot be combined with sort or limit" in both["msg"]
     assert unknown["failed"] and "supported filters: container_format" in unknown["msg"]
     assert bad_sort["failed"] and "HTTP 400" in bad_sort["msg"], bad_sort["msg"]
 
@@ -126,6 +134,12 @@ def test_lookup_resolves_exactly_one(run_module, sdk, catalog, prefix):
     assert result["failed"] and twin in result["msg"] and catalog["ids"]["c"] in result["msg"], result["msg"]
     result = run_module("ansible.builtin.debug", lookup % (prefix + "c", ", filters={'status': 'active'}"), cloud=None)
     assert result["msg"] == catalog["ids"]["c"], result
+    # ...or most_recent takes the newer twin (created after the run above), in the lookup and the info module
+    assert raw_image(sdk("demo"), twin)["created_at"] > raw_image(sdk("demo"), catalog["ids"]["c"])["created_at"]
+    result = run_module("ansible.builtin.debug", lookup % (prefix + "c", ", most_recent=true"), cloud=None)
+    assert result["msg"] == twin, result
+    newest = run_module("glance_image_info", {"image": prefix + "c", "most_recent": True})
+    assert [image["id"] for image in newest["images"]] == [twin]
     result = run_module("ansible.builtin.debug", lookup % (prefix + "none", ""), cloud=None)
     assert result["failed"] and "no image named" in result["msg"]
     assert raw_image(sdk("demo"), twin) is not None

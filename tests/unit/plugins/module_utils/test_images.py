@@ -150,9 +150,9 @@ class PagedAdapter:
         pool, start = self.cursor
         page = self.pools[pool][start : start + 2]
         self.cursor = (pool, start + 2)
-        body = {"images": [{"id": name} for name in page]}
+        body = {"images": [item if isinstance(item, dict) else {"id": item} for item in page]}
         if start + 2 < len(self.pools[pool]):
-            body["next"] = "/v2/images?marker=%s" % page[-1]
+            body["next"] = "/v2/images?marker=%s" % body["images"][-1]["id"]
         response = requests.models.Response()
         response.status_code = 200
         response.headers["Content-Type"] = "application/json"
@@ -225,3 +225,29 @@ def test_find_one(visible, hidden, found, error):
 
 def test_find_one_may_find_nothing():
     assert ImageApi(PagedConnection([], [])).find_one("n", {"os_hidden": "true"}, missing_ok=True) is None
+
+
+def made(image_id, created_at):
+    return {"id": image_id, "created_at": created_at}
+
+
+@pytest.mark.parametrize(
+    "visible, hidden, newest",
+    [
+        # each kind comes sorted newest first, as Glance sorts it; the newer of the two firsts wins
+        ([made("v2", "2026-02"), made("v1", "2026-01")], [made("h", "2026-03")], "h"),
+        ([made("v2", "2026-02"), made("v1", "2026-01")], [made("h", "2026-01")], "v2"),
+        ([], [made("h", "2026-01")], "h"),
+        ([], [], None),
+    ],
+)
+def test_most_recent_takes_the_newest_of_both_kinds_with_one_image_each(visible, hidden, newest):
+    api = ImageApi(PagedConnection(visible, hidden))
+    found = api.find_one("n", {"os_hidden": "any"}, missing_ok=True, most_recent="created_at")
+    assert (found or {}).get("id") == newest
+    assert [(query["sort"], query["limit"]) for query in api.conn.image.queries] == [("created_at:desc", 1)] * 2
+
+
+def test_most_recent_sorts_only_by_keys_that_mean_recent():
+    with pytest.raises(ValidationError, match="created_at, updated_at, name, not 'size'"):
+        ImageApi(PagedConnection([], [])).find_one("n", {"os_hidden": "true"}, most_recent="size")
