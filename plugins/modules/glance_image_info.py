@@ -196,7 +196,9 @@ class GlanceImageInfoModule(GlanceModule):
     def run(self):
         params = self.params
         if params["most_recent"] and (params["sort"] or params["limit"] is not None):
-            raise ValidationError("most_recent picks one image by most_recent_key; it cannot be combined with sort or limit")
+            raise ValidationError(
+                "most_recent picks one image by most_recent_key; it cannot be combined with sort or limit"
+            )
         query = image_query(params["filters"], params["sort"])
         if params["limit"] is not None and params["limit"] < 1:
             return dict(changed=False, images=[])
