@@ -348,11 +348,41 @@ class ImageApi(object):
 
     def stores(self):
         """The store IDs of a multi-store Glance ([] when it has a single, unnamed store)."""
+        return [store["id"] for store in self.store_list()]
+
+    def store_list(self, detailed=False):
+        """The stores of a multi-store Glance as it describes them, ``default`` as a boolean ([] when it has a
+        single, unnamed store). ``detailed`` adds each store's type and settings (``/info/stores/detail``, which
+        Glance's default policy keeps for admins)."""
+        url = "/info/stores/detail" if detailed else "/info/stores"
         try:
-            body = self.request("read the stores of this Glance", "GET", "/info/stores", retry=True).json()
+            body = self.request("read the stores of this Glance", "GET", url, retry=True).json()
         except NotFound:
             return []
-        return [store["id"] for store in body.get("stores", [])]
+        return [
+            dict(store, default=str(store.get("default", "")).lower() == "true") for store in body.get("stores", [])
+        ]
+
+    def api_versions(self):
+        """The Images API versions this Glance offers, oldest first: [{"version": "2.15", "status": "CURRENT"}, ...].
+
+        keystoneauth's version discovery reads them (and caches them for the session)."""
+        try:
+            found = self.http.get_all_version_data(interface=self.http.interface, region_name=self.http.region_name)
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("Failed to read the API versions of this Glance: %s" % exc)
+        versions = {}
+        for interfaces in found.values():
+            for services in interfaces.values():
+                for data in services.get("image", []):
+                    versions[data["version"]] = (data.get("raw_status") or data.get("status") or "").upper()
+        ordered = sorted(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
+        return [{"version": version, "status": versions[version]} for version in ordered]
+
+    def image_schema(self):
+        """Glance's JSON schema of an image (``/v2/schemas/image``): its core attributes and the properties the
+        cloud's operator declared."""
+        return self.request("read the image schema of this Glance", "GET", "/schemas/image", retry=True).json()
 
     def usage(self):
         """Glance's quota usage (``/v2/info/usage``): empty unless the cloud enforces Keystone unified limits."""

@@ -143,3 +143,33 @@ def test_lookup_resolves_exactly_one(run_module, sdk, catalog, prefix):
     result = run_module("ansible.builtin.debug", lookup % (prefix + "none", ""), cloud=None)
     assert result["failed"] and "no image named" in result["msg"]
     assert raw_image(sdk("demo"), twin) is not None
+
+
+def test_discovery_as_a_member_and_as_an_admin(run_module, sdk):
+    member, admin = run_module.many("glance_info", [{"cloud": "demo"}, {"cloud": "admin", "include_schema": True}])
+    # Glance's own answers, read without the module: the independent side of each comparison.
+    glance = sdk("demo").image
+    methods = glance.get("/info/import").json()["import-methods"]["value"]
+    catalog_root = glance.get_endpoint_data().catalog_url.rstrip("/")
+    versions = glance.get(catalog_root + "/versions").json()["versions"]
+    current = [entry["id"].lstrip("v") for entry in versions if entry["status"] == "CURRENT"]
+    for result, is_admin in ((member, False), (admin, True)):
+        assert not result["failed"] and result["changed"] is False, result
+        assert (
+            result["admin"] is is_admin
+            and result["project_id"] == sdk("admin" if is_admin else "demo").current_project_id
+        )
+        assert result["import_methods"] == methods and "glance-download" in methods
+        assert sorted(entry["version"] for entry in result["api_versions"]) == sorted(
+            entry["id"].lstrip("v") for entry in versions
+        )
+        assert [result["api_version"]] == current
+        assert result["multi_store"] and result["default_store"] == "fast"
+        assert [(store["id"], store["default"]) for store in result["stores"]] == [("fast", True), ("cheap", False)]
+        assert result["usage"] == {}  # this cloud enforces no unified limits
+    # Only an admin may read the stores' details (Glance's default policy); a member gets the summary, not a failure.
+    assert all("type" not in store and "properties" not in store for store in member["stores"])
+    assert [store["type"] for store in admin["stores"]] == ["file", "file"]
+    assert admin["stores"][0]["properties"]["data_dir"].endswith("/fast")
+    assert "image_schema" not in member
+    assert admin["image_schema"]["name"] == "image" and "os_hash_value" in admin["image_schema"]["properties"]
