@@ -379,6 +379,29 @@ class ImageApi(object):
         ordered = sorted(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
         return [{"version": version, "status": versions[version]} for version in ordered]
 
+    def metadef_namespaces(self, resource_type):
+        """The metadata definitions' namespaces that apply to ``resource_type``, as summaries (no properties)."""
+        params = {"resource_types": resource_type, "limit": PAGE_SIZE}
+        url, namespaces = "/metadefs/namespaces", []
+        while url:
+            body = self.request("list Glance's metadata definitions", "GET", url, params=params, retry=True).json()
+            namespaces.extend(body.get("namespaces", []))
+            params, url = None, body.get("next")
+            if url and url.startswith("/v2/"):
+                url = url[3:]
+        return namespaces
+
+    def metadef_namespace(self, namespace, resource_type):
+        """One namespace of the metadata definitions with its properties and objects, named as they apply to
+        ``resource_type`` (Glance adds the association's prefix)."""
+        return self.request(
+            "read Glance's metadata definitions of %s" % namespace,
+            "GET",
+            "/metadefs/namespaces/%s" % namespace,
+            params={"resource_type": resource_type},
+            retry=True,
+        ).json()
+
     def image_schema(self):
         """Glance's JSON schema of an image (``/v2/schemas/image``): its core attributes and the properties the
         cloud's operator declared."""

@@ -9,6 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import json
+import os
+import tempfile
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -19,8 +24,20 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import secret_values
 from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
+from ansible_collections.osimages.glance.plugins.module_utils._properties import IMAGE_RESOURCE_TYPE
+from ansible_collections.osimages.glance.plugins.module_utils._properties import VALIDATION_MODES
+from ansible_collections.osimages.glance.plugins.module_utils._properties import check_properties
+from ansible_collections.osimages.glance.plugins.module_utils._properties import definitions_fingerprint
+from ansible_collections.osimages.glance.plugins.module_utils._properties import definitions_from
+from ansible_collections.osimages.glance.plugins.module_utils._properties import enforce
+
+# Glance's property definitions are kept on disk between tasks: a task then pays one request (the namespace list,
+# which says whether they changed). The image schema in them, which that list does not cover, is read again after
+# this many seconds.
+DEFINITIONS_MAX_AGE = 24 * 3600
 
 
 class LocalModule(object):
@@ -89,6 +106,8 @@ class GlanceModule(LocalModule):
 
     # Modules that wait for Glance (uploads, imports) add wait/timeout with this default.
     wait_timeout = None
+    # Modules that set image properties add validate_properties (see check_properties).
+    validates_properties = False
 
     def __init__(self, connect=None):
         super(GlanceModule, self).__init__()
@@ -99,11 +118,15 @@ class GlanceModule(LocalModule):
         self._connect = connect or open_connection
         self._api = None
         self.retries = []  # every ImageApi of the run (one per region) reports its retries here
+        self.findings = []  # validate_properties=warn: what Glance's definitions refuse
+        self._definitions = None
 
     def full_spec(self):
         spec = connection_spec()
         if self.wait_timeout is not None:
             spec.update(wait_spec(self.wait_timeout))
+        if self.validates_properties:
+            spec["validate_properties"] = dict(type="str", choices=list(VALIDATION_MODES), default="warn")
         spec.update(self.argument_spec)
         return spec
 
@@ -129,6 +152,83 @@ class GlanceModule(LocalModule):
         api.retries = self.retries
         return api
 
+    def check_properties(self, properties_of):
+        """Check the properties of each ``(what, properties)`` against Glance's definitions, before anything is
+        written, as validate_properties says: fail with every finding (strict), or warn of each one (warn)."""
+        mode = self.params["validate_properties"]
+        wanted = [(what, properties) for what, properties in properties_of if properties]
+        if mode == "off" or not wanted:
+            return
+        try:
+            definitions = self.property_definitions()
+        except GlanceError as exc:
+            if mode == "strict":
+                raise
+            self.findings.append("the properties were not checked against Glance's definitions: %s" % exc.msg)
+            return
+        lines = [
+            "%s: %s" % (what, message)
+            for what, properties in wanted
+            for message in check_properties(properties, definitions)
+        ]
+        self.findings.extend(enforce(lines, mode))
+
+    def property_definitions(self):
+        """Glance's definitions of image properties (see _properties.definitions_from), read once per task."""
+        if self._definitions is None:
+            summaries = self.api.metadef_namespaces(IMAGE_RESOURCE_TYPE)
+            fingerprint = definitions_fingerprint(summaries)
+            path = _definitions_cache(self.api.http.get_endpoint())
+            cached = _read_json(path)
+            if (
+                cached.get("fingerprint") == fingerprint
+                and 0 <= time.time() - cached.get("saved", 0) < DEFINITIONS_MAX_AGE
+            ):
+                self._definitions = cached["definitions"]
+            else:
+                namespaces = [
+                    self.api.metadef_namespace(summary["namespace"], IMAGE_RESOURCE_TYPE) for summary in summaries
+                ]
+                self._definitions = definitions_from(namespaces, self.api.image_schema())
+                _write_json(path, dict(fingerprint=fingerprint, saved=time.time(), definitions=self._definitions))
+        return self._definitions
+
     def warnings(self):
-        """Retries are bounded and never silent: each one becomes a warning."""
-        return list(self.retries)
+        """Retries are bounded and never silent: each one becomes a warning; so does each property finding."""
+        return list(self.retries) + list(self.findings)
+
+
+def _definitions_cache(endpoint):
+    """Where the definitions of the Glance at ``endpoint`` are kept between tasks."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = hashlib.sha256(str(endpoint).encode("utf-8")).hexdigest()[:16]
+    return os.path.join(base, "osimages.glance", "property-definitions-%s.json" % key)
+
+
+def _read_json(path):
+    """The JSON object in ``path``, or {} when there is none to read (the cache is only ever a shortcut)."""
+    try:
+        with open(path) as handle:
+            found = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _write_json(path, value):
+    """Write ``value`` to ``path`` whole or not at all; a cache that cannot be written is not an error."""
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(value, out)
+        os.replace(partial, path)
+    except OSError:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass

@@ -120,6 +120,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - osimages.glance.connection
+  - osimages.glance.properties
   - osimages.glance.attributes
 notes:
   - Check mode returns the plan (RV(plan), RV(plan_table)) and changes nothing.
@@ -339,6 +340,7 @@ except ImportError:  # pragma: no cover - ansible-core itself needs PyYAML
 
 class GlanceCatalogModule(GlanceModule):
     module_name = "glance_catalog"
+    validates_properties = True
     argument_spec = dict(
         catalog_files=dict(type="list", elements="path"),
         catalog=dict(type="list", elements="dict"),
@@ -361,6 +363,8 @@ class GlanceCatalogModule(GlanceModule):
         # The regions this call changes: all of them, or the host's own one.
         acting = [region for region in regions if params["own_region"] in (None, region.name)]
         project_id = primary.api.project_id
+        if not params["after_transfers"]:  # the second call of a publication checked them in the first
+            self.check_properties(_properties_of(catalog))
         for image in catalog:
             image["members"] = self._project_ids(primary.api, image["members"])
         for region in regions:  # every region is read before anything changes: one that is down stops the run here
@@ -640,6 +644,16 @@ class Region(object):
 
 # A new version in one of these after the transfers did not get its data.
 STALLED_STATUSES = NO_DATA_STATUSES + ("killed",)
+
+
+def _properties_of(catalog):
+    """(what, properties) of each catalog image and each version that sets properties of its own."""
+    found = []
+    for image in catalog:
+        found.append(("catalog image %s" % image["name"], image["meta"]))
+        for version in image["versions"]:
+            found.append(("catalog image %s, version %s" % (image["name"], version["version"]), version["meta"]))
+    return found
 
 
 def _names_in_order(catalog, plan):

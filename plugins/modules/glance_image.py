@@ -150,6 +150,7 @@ options:
     choices: [accepted, rejected, pending]
 extends_documentation_fragment:
   - osimages.glance.connection
+  - osimages.glance.properties
   - osimages.glance.attributes
 notes:
   - O(disk_format) and O(container_format) can be set while the image is C(queued) (has no data); after that a
@@ -359,6 +360,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 
 class GlanceImageModule(GlanceModule):
     module_name = "glance_image"
+    validates_properties = True
     argument_spec = dict(
         name=dict(type="str"),
         id=dict(type="str"),
@@ -393,6 +395,9 @@ class GlanceImageModule(GlanceModule):
         params = self.params
         # Validate everything that needs no server before the first API call.
         desired = desired_from_params(params)
+        self.check_properties(
+            [("image %s" % (params["name"] or params["id"] or params["id_from"]), desired["properties"])]
+        )
         self._resolve_references(desired)
         if params["id"]:
             return self._reconcile(desired, params["id"])

@@ -630,11 +630,14 @@ def bootstrap_identity(pw):
 
 
 def bootstrap_glance(service):
-    marker = glance_data(service) / f".{service}-synced-{DB}"
+    marker = glance_data(service) / f".{service}-synced-metadefs-{DB}"
     if marker.exists():
         return
-    log(f"initialising {service} (db_sync)")
-    run(str(VENV / "bin" / "glance-manage"), "--config-file", str(ETC / service / "glance-api.conf"), "db_sync")
+    log(f"initialising {service} (db_sync, metadata definitions)")
+    manage = [str(VENV / "bin" / "glance-manage"), "--config-file", str(ETC / service / "glance-api.conf")]
+    run(*manage, "db_sync")
+    # Glance's own property definitions (hw_disk_bus and the rest), which validate_properties checks against.
+    run(*manage, "db_load_metadefs", str(VENV / "etc" / "glance" / "metadefs"))
     marker.touch()
 
 

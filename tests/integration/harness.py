@@ -190,13 +190,14 @@ class ModuleRunner:
         return result
 
     def many(self, module, calls, cloud="demo", check=False, diff=False, env=None):
-        """One result per entry of ``calls`` (each a dict of module options), from one playbook run."""
+        """One result per entry of ``calls`` (each a dict of module options, plus ``_check`` for a call of its own
+        in check mode), from one playbook run."""
         tasks = [
             {
                 "name": "call %d" % index,
-                self._fqcn(module): self._with_cloud(args, cloud),
+                self._fqcn(module): self._with_cloud(dict((k, v) for k, v in args.items() if k != "_check"), cloud),
                 "ignore_errors": True,
-                "check_mode": check,
+                "check_mode": args.get("_check", check),
                 "diff": diff,
             }
             for index, args in enumerate(calls)

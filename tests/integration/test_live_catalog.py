@@ -187,6 +187,19 @@ def test_a_stranger_holding_a_name_stops_the_run_before_anything_changes(run_mod
     assert "image %r: format must be one of" % (prefix + "E") in result["msg"]
     assert "image %r, version 1: a version needs a url or an artifact" % (prefix + "F") in result["msg"]
 
+    # Properties that Glance's definitions refuse stop a strict run before anything changes, with every finding.
+    typos = dict(catalog[1], meta=dict(catalog[1]["meta"], hw_disk_bus="scsii"))
+    typos["versions"] = [dict(typos["versions"][0], meta={"hw_rng_modle": "virtio"})]
+    result = run_module("glance_catalog", {"catalog": [typos], "managed_tag": tag, "validate_properties": "strict"})
+    assert result["failed"] and "validate_properties=strict" in result["msg"], result
+    assert "catalog image %s: hw_disk_bus='scsii' is not one of the values allowed" % (prefix + "E") in result["msg"]
+    assert (
+        "catalog image %s, version 1: hw_rng_modle is not a property Glance defines; did you mean hw_rng_model?"
+        % (prefix + "E")
+        in result["msg"]
+    )
+    assert series(conn, tag) == {}
+
 
 @pytest.mark.newest_only
 @pytest.mark.long(60)
