@@ -26,6 +26,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Val
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import VISIBILITIES
+from ansible_collections.osimages.glance.plugins.module_utils._scs import REPLACE_FREQUENCIES
+from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_date
+from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_provided_until
+from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_validity
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
 
 # openstack-image-manager's keys, and what an image gets when it leaves an optional one out.
@@ -82,11 +86,6 @@ STATUSES = ("active", "deactivated")
 METHODS = ("direct", "glance-direct", "web-download")
 URL_PATTERN = re.compile(r"^(https?|ftps?)://\w")
 FILE_URL_PATTERN = re.compile(r"^file:(///)?\w")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REPLACE_FREQUENCIES = ("yearly", "quarterly", "monthly", "weekly", "daily", "critical_bug", "never")
-# SCS image metadata (scs-0102): how long a version's UUID stays usable once a newer version supersedes it.
-VALIDITY_WORDS = ("none", "forever", "notice")
-LAST_N = re.compile(r"^last-(\d+)$")
 # A version that follows upstream's moving "latest" file; resolved to a dated version before planning.
 LATEST = "latest"
 
@@ -123,34 +122,6 @@ def versioned_name(image, version):
     if image["multi"]:
         return "%s%s(%s)" % (image["name"], image["separator"], version)
     return "%s%s%s" % (image["name"], image["separator"], version)
-
-
-def parse_validity(value):
-    """``uuid_validity`` as (kind, argument): ("none", None), ("last", N), ("date", date), ("forever"|"notice", None).
-
-    Raises ValueError with the reason when the value is not one of SCS's forms.
-    """
-    if isinstance(value, datetime.date):
-        return "date", value
-    text = str(value).strip()
-    if text in VALIDITY_WORDS:
-        return text, None
-    match = LAST_N.match(text)
-    if match:
-        count = int(match.group(1))
-        if count < 1:
-            raise ValueError("last-%d keeps no version at all; use none" % count)
-        return "last", count
-    if DATE_PATTERN.match(text):
-        return "date", _parse_date(text)
-    raise ValueError("%r is none, last-N, forever, notice or a date (YYYY-MM-DD)" % (value,))
-
-
-def _parse_date(text):
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise ValueError("%r is not a date (YYYY-MM-DD)" % text)
 
 
 def load_catalog(documents):
@@ -294,11 +265,11 @@ def _check_meta(problems, where, meta):
             where, "meta.replace_frequency must be one of %s, not %r", ", ".join(REPLACE_FREQUENCIES), frequency
         )
     until = checked.get("provided_until")
-    if until is not None and until != "none" and not isinstance(until, datetime.date):
+    if until is not None and not isinstance(until, datetime.date):
         try:
-            _parse_date(str(until))
+            parse_provided_until(until)
         except ValueError as exc:
-            problems.add(where, "meta.provided_until must be none or a date: %s", exc)
+            problems.add(where, "meta.provided_until: %s", exc)
     return checked
 
 
@@ -365,7 +336,7 @@ def _check_version(problems, where, position, raw, image):
             value = value.date()
         if not isinstance(value, datetime.date):
             try:
-                value = _parse_date(str(value)[:10])
+                value = parse_date(str(value)[:10])
             except ValueError as exc:
                 problems.add(here, "build_date: %s", exc)
                 value = None

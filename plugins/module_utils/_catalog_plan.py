@@ -30,13 +30,13 @@ __metaclass__ = type
 import os
 
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import natural_key
-from ansible_collections.osimages.glance.plugins.module_utils._catalog import parse_validity
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import versioned_name
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
+from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_validity
 
 SERIES_PROPERTY = "osimages_series"
 # openstack-image-manager records the catalog name here; its images join a series through it.
@@ -123,6 +123,26 @@ class CatalogPlan(object):
 
     def as_list(self):
         return [step.as_dict() for step in self.steps]
+
+    def published(self, images_by_id):
+        """Each version the catalog lists, as the plan leaves it: its name, ID, hidden flag, min_disk, min_ram and
+        properties (merged over the ones Glance holds, which the plan does not purge). What the SCS audit checks."""
+        states = []
+        for step in self.steps:
+            if step.action in (CREATE, UPLOAD) or "properties" not in step.params:
+                continue
+            held = images_by_id.get(step.image_id) or {}
+            states.append(
+                {
+                    "name": step.name,
+                    "id": step.image_id,
+                    "hidden": step.params.get("hidden"),
+                    "min_disk": step.params.get("min_disk"),
+                    "min_ram": step.params.get("min_ram"),
+                    "properties": dict(held.get("properties") or {}, **step.params["properties"]),
+                }
+            )
+        return states
 
     def diff(self, images_by_id):
         """Diff mode: each image a step changes, as Glance holds it and as the plan leaves it (None: deleted)."""

@@ -109,6 +109,20 @@ options:
         others, as the role C(osimages.glance.catalog_publish) does with C(catalog_publish_region).
     type: str
     version_added: 0.2.0
+  scs_audit:
+    description:
+      - Audit the plan against the SCS image metadata standard (scs-0102) before anything is written, with the
+        rules of O(osimages.glance.glance_image_info#module:scs_audit) - each version the catalog lists, with the
+        properties it will carry (the catalog's and the ones derived from it, over those Glance holds); that is,
+        mandatory properties missing or malformed, and a visible version built longer ago than its C(replace_frequency)
+        allows or past its C(provided_until).
+      - V(report) adds RV(scs_audit) and RV(scs_audit_table). V(strict) fails the task before anything changes
+        when a version is out of compliance. Only the first call of a publication audits (not
+        O(after_transfers=true)).
+    type: str
+    choices: ["off", report, strict]
+    default: "off"
+    version_added: 0.2.0
   transferred:
     description:
       - The C(key) of each of RV(transfers) that the first call handed out, for the call with
@@ -272,6 +286,18 @@ current:
       name: Debian 13
       status: active
       hidden: false
+scs_audit:
+  description:
+    - What the SCS audit found for each version the catalog lists, as the plan leaves it, in the form of
+      RV(osimages.glance.glance_image_info#module:scs_audit). A version not yet in Glance has the ID it will take.
+  returned: when O(scs_audit) is not V(off) and O(after_transfers=false)
+  type: list
+  elements: dict
+scs_audit_table:
+  description: RV(scs_audit) as fixed-width text lines, one per version, for a job log.
+  returned: when O(scs_audit) is not V(off) and O(after_transfers=false)
+  type: list
+  elements: str
 retired:
   description: The versions this run deactivated or deleted (in check mode, would), newest first per image.
   returned: always
@@ -331,6 +357,9 @@ from ansible_collections.osimages.glance.plugins.module_utils._queries import HI
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
 from ansible_collections.osimages.glance.plugins.module_utils._queries import names_query
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._scs import AUDIT_MODES
+from ansible_collections.osimages.glance.plugins.module_utils._scs import audit_images
+from ansible_collections.osimages.glance.plugins.module_utils._scs import audit_result
 
 try:
     import yaml
@@ -351,6 +380,7 @@ class GlanceCatalogModule(GlanceModule):
         transferred=dict(type="list", elements="str"),
         regions=dict(type="list", elements="str", default=[]),
         own_region=dict(type="str"),
+        scs_audit=dict(type="str", choices=list(AUDIT_MODES), default="off"),
     )
     module_kwargs = dict(required_one_of=[("catalog_files", "catalog")], required_by={"own_region": "regions"})
 
@@ -373,6 +403,12 @@ class GlanceCatalogModule(GlanceModule):
         failed, changed = {}, False
         catalog = [self._resolve_latest(image, primary.listed, failed) for image in catalog]
         self._plan(regions, catalog, project_id)
+        audit = {}
+        if params["scs_audit"] != "off" and not params["after_transfers"]:
+            rows = audit_images(primary.plan.published(primary.listed), datetime.date.today())
+            audit, failure = audit_result(rows, params["scs_audit"])
+            if failure:
+                raise ModuleError("%s; nothing was changed in Glance" % failure, **audit)
         if params["after_transfers"] and not self.check_mode and self._roll_back(regions, acting, failed, project_id):
             changed = True
             self._plan(regions, catalog, project_id)
@@ -389,6 +425,7 @@ class GlanceCatalogModule(GlanceModule):
                         changed = True
             transfers = self._withdraw(transfers, registered, failed)
         result = self._result(acting, catalog, transfers, failed, changed)
+        result.update(audit)
         if failed:
             summary = "; ".join("%s: %s" % (name, why) for name, why in sorted(failed.items()))
             raise ModuleError(

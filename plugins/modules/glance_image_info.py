@@ -66,6 +66,23 @@ options:
     choices: [created_at, updated_at, name]
     default: created_at
     version_added: 0.2.0
+  scs_audit:
+    description:
+      - Audit the images found against the SCS image metadata standard (scs-0102), without changing anything.
+        For the managed images of a project, filter on their tag (and set C(hidden=any) in O(filters) to include
+        superseded versions).
+      - 'Each image is checked for the properties the standard makes mandatory (C(architecture), C(os_distro),
+        C(os_version), C(hw_disk_bus), C(image_build_date), C(image_original_user), C(image_source),
+        C(image_description), C(replace_frequency), C(provided_until), C(uuid_validity), and the C(min_disk) and
+        C(min_ram) attributes), missing or malformed. A visible image is also out of compliance when it was built
+        longer ago than its C(replace_frequency) allows (C(monthly) is 31 days) or its C(provided_until) date has
+        passed. A hidden image is a superseded version, old by design: only its properties are checked.'
+      - V(report) adds RV(scs_audit) and RV(scs_audit_table). V(strict) also fails the task, naming every image
+        that is out of compliance and why, with the same results.
+    type: str
+    choices: ["off", report, strict]
+    default: "off"
+    version_added: 0.2.0
   include_members:
     description:
       - Whether to read the members of each shared image (one more request per shared image).
@@ -122,6 +139,14 @@ EXAMPLES = r"""
       hidden: any
     most_recent: true
 
+- name: Audit the managed images of the project against the SCS standard, failing on any finding
+  osimages.glance.glance_image_info:
+    cloud: mycloud
+    filters:
+      tag: [managed_by_osimages]
+      hidden: any
+    scs_audit: strict
+
 - name: Hidden images created this year
   osimages.glance.glance_image_info:
     cloud: mycloud
@@ -171,14 +196,70 @@ images:
       created_at: "2026-11-01T10:00:00Z"
       updated_at: "2026-11-01T10:02:00Z"
       members: []
+scs_audit:
+  description: One entry per image of RV(images), in the same order, with what the SCS audit found.
+  returned: when O(scs_audit) is not V(off)
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image's name.
+      type: str
+    id:
+      description: The image's ID.
+      type: str
+    version:
+      description: The image's C(internal_version) property, or an empty string.
+      type: str
+    hidden:
+      description: Whether the image is hidden (a superseded version, not checked for its age).
+      type: bool
+    missing:
+      description: The mandatory properties (and attributes) the image lacks.
+      type: list
+      elements: str
+    malformed:
+      description: The mandatory properties whose value does not take the standard's form.
+      type: list
+      elements: dict
+    outdated:
+      description: Why a visible image is past its C(replace_frequency) or C(provided_until), if it is.
+      type: list
+      elements: str
+    compliant:
+      description: Whether the image has no finding.
+      type: bool
+  sample:
+    - image: debian-13
+      id: 6a1d8a52-8f0b-4d1b-a8c5-2b4c6b1b1e2f
+      version: "20261101"
+      hidden: false
+      missing: [hw_disk_bus]
+      malformed: []
+      outdated: ["built 2026-11-01, 32 days ago: past its replace_frequency monthly (31 days)"]
+      compliant: false
+scs_audit_table:
+  description: RV(scs_audit) as fixed-width text lines, one per image, for a job log.
+  returned: when O(scs_audit) is not V(off)
+  type: list
+  elements: str
+  sample:
+    - "IMAGE      VERSION   ID                                    FINDINGS"
+    - "debian-13  20261101  6a1d8a52-8f0b-4d1b-a8c5-2b4c6b1b1e2f  missing hw_disk_bus"
 """
 
+import datetime
+
+from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._images import MOST_RECENT_KEYS
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._scs import AUDIT_MODES
+from ansible_collections.osimages.glance.plugins.module_utils._scs import audit_images
+from ansible_collections.osimages.glance.plugins.module_utils._scs import audit_result
 
 
 class GlanceImageInfoModule(GlanceModule):
@@ -191,6 +272,7 @@ class GlanceImageInfoModule(GlanceModule):
         most_recent=dict(type="bool", default=False),
         most_recent_key=dict(type="str", choices=list(MOST_RECENT_KEYS), default="created_at"),
         include_members=dict(type="bool", default=False),
+        scs_audit=dict(type="str", choices=list(AUDIT_MODES), default="off"),
     )
 
     def run(self):
@@ -217,7 +299,13 @@ class GlanceImageInfoModule(GlanceModule):
             else:
                 raws = self.api.iter_images(query, limit=params["limit"])
         images = [self._normalize(raw) for raw in raws]
-        return dict(changed=False, images=images, project_id=self.api.project_id)
+        result = dict(changed=False, images=images, project_id=self.api.project_id)
+        if params["scs_audit"] != "off":
+            audit, failure = audit_result(audit_images(images, datetime.date.today()), params["scs_audit"])
+            result.update(audit)
+            if failure:
+                raise ModuleError(failure, **result)
+        return result
 
     def _normalize(self, raw):
         members = None

@@ -278,3 +278,33 @@ def test_the_second_call_rolls_back_only_the_versions_the_first_call_handed_out(
     # Without the list, every new version without data counts as this run's, as before.
     swept = run_module("glance_catalog", options)
     assert raw_image(conn, theirs) is None, swept
+
+
+def test_scs_audit_of_a_catalog_plan_stops_a_strict_run_before_anything_changes(run_module, prefix, sdk, sources):
+    conn = sdk("demo")
+    tag = prefix + "managed"
+    scs = {
+        "architecture": "x86_64",
+        "os_version": "1.36",
+        "hw_disk_bus": "scsi",
+        "image_source": "https://busybox.net/",
+        "image_description": "https://busybox.net/about.html",
+        "provided_until": "none",
+    }
+    today = str(datetime.date.today())
+    complete = image(prefix + "G", [{"version": "1", "artifact": sources["a1"]["path"], "build_date": today}])
+    complete["meta"].update(scs)
+    incomplete = image(prefix + "H", [{"version": "1", "artifact": sources["a2"]["path"], "build_date": today}])
+    options = {"catalog": [complete, incomplete], "managed_tag": tag}
+    report, strict = run_module.many(
+        "glance_catalog", [dict(options, scs_audit="report", _check=True), dict(options, scs_audit="strict")]
+    )
+    assert not report["failed"], report
+    rows = {row["image"]: row for row in report["scs_audit"]}
+    assert rows[prefix + "G"]["compliant"] and rows[prefix + "G"]["version"] == "1", rows
+    # the busybox catalog entry lacks what scs-0102 wants beyond the catalog's own properties
+    assert rows[prefix + "H"]["missing"] == ["architecture", "os_version", "hw_disk_bus", "provided_until"]
+    assert report["scs_audit_table"][0].split() == ["IMAGE", "VERSION", "ID", "FINDINGS"]
+    assert strict["failed"] and "1 of 2 image(s) do not comply" in strict["msg"], strict
+    assert prefix + "H 1: missing architecture" in strict["msg"] and "nothing was changed in Glance" in strict["msg"]
+    assert series(conn, tag) == {}

@@ -1,5 +1,7 @@
 """glance_image_info and the glance_image_id lookup against the real local cloud."""
 
+import datetime
+
 import pytest
 
 from harness import raw_image
@@ -173,3 +175,57 @@ def test_discovery_as_a_member_and_as_an_admin(run_module, sdk):
     assert admin["stores"][0]["properties"]["data_dir"].endswith("/fast")
     assert "image_schema" not in member
     assert admin["image_schema"]["name"] == "image" and "os_hash_value" in admin["image_schema"]["properties"]
+
+
+def test_scs_audit_of_a_project(run_module, sdk, prefix):
+    conn = sdk("demo")
+    mark = prefix + "audited"
+    today = datetime.date.today()
+    compliant = {
+        "architecture": "x86_64",
+        "os_distro": "debian",
+        "os_version": "13",
+        "hw_disk_bus": "scsi",
+        "image_build_date": str(today - datetime.timedelta(days=5)),
+        "image_original_user": "debian",
+        "image_source": "https://cloud.debian.org/images/cloud/",
+        "image_description": "https://wiki.debian.org/Cloud",
+        "replace_frequency": "monthly",
+        "provided_until": "none",
+        "uuid_validity": "last-3",
+    }
+    old = str(today - datetime.timedelta(days=100))
+    made = {}
+    for suffix, changes, hidden in (
+        ("compliant", {}, False),
+        ("incomplete", {"hw_disk_bus": None, "image_source": "the debian site"}, False),
+        ("outdated", {"image_build_date": old}, False),
+        ("superseded", {"image_build_date": old}, True),  # hidden: old by design
+    ):
+        properties = dict((key, value) for key, value in dict(compliant, **changes).items() if value is not None)
+        body = dict(properties, name=prefix + suffix, tags=[mark], min_disk=1, min_ram=128, os_hidden=hidden)
+        response = conn.image.post("/images", json=body)
+        assert response.status_code == 201, response.text
+        made[suffix] = response.json()["id"]
+
+    query = {"filters": {"tag": [mark], "hidden": "any"}, "sort": "name:asc"}
+    report, strict = run_module.many(
+        "glance_image_info", [dict(query, scs_audit="report"), dict(query, scs_audit="strict")]
+    )
+    assert not report["failed"], report
+    rows = {row["image"][len(prefix) :]: row for row in report["scs_audit"]}
+    assert sorted(rows) == ["compliant", "incomplete", "outdated", "superseded"]
+    assert [row["id"] for row in report["scs_audit"]] == [image["id"] for image in report["images"]]
+    assert rows["compliant"]["compliant"] and rows["superseded"]["compliant"] and rows["superseded"]["hidden"]
+    assert rows["incomplete"]["missing"] == ["hw_disk_bus"]
+    assert [item["property"] for item in rows["incomplete"]["malformed"]] == ["image_source"]
+    assert rows["outdated"]["outdated"] == [
+        "built %s, 100 days ago: past its replace_frequency monthly (31 days)" % old
+    ]
+    table = report["scs_audit_table"]
+    assert table[0].split() == ["IMAGE", "VERSION", "ID", "FINDINGS"] and len(table) == 5
+    assert any(made["incomplete"] in line and "missing hw_disk_bus" in line for line in table)
+    # strict fails, naming each image out of compliance, and still returns the audit
+    assert strict["failed"] and "2 of 4 image(s) do not comply" in strict["msg"], strict
+    assert prefix + "incomplete" in strict["msg"] and prefix + "outdated" in strict["msg"]
+    assert prefix + "compliant" not in strict["msg"] and len(strict["scs_audit"]) == 4

@@ -7,8 +7,8 @@ import pytest
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import CatalogError
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import natural_key
-from ansible_collections.osimages.glance.plugins.module_utils._catalog import parse_validity
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import versioned_name
+from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_validity
 
 SHA256 = "a" * 64
 

@@ -341,3 +341,20 @@ def test_diff_mode_shows_each_changed_image_before_and_after():
     new = diff["after"]["Debian 3"]
     assert (new["name"], new["hidden"], new["visibility"], new["status"]) == ("Debian", False, "public", "active")
     assert new["id"] == result.steps[0].image_id
+
+
+def test_published_is_each_listed_version_as_the_plan_leaves_it():
+    """What the SCS audit checks: the listed versions only (not the retired one), their properties over Glance's."""
+    held = published("Debian", "2")
+    held["properties"]["hw_disk_bus"] = "scsi"  # set in Glance by hand: the plan does not purge it
+    old = published("Debian (1)", "1", hidden=True)
+    result = plan([entry(versions=("2", "3"), min_disk=4)], [held, old])
+    states = {state["properties"]["internal_version"]: state for state in result.published({"id-Debian-2": held})}
+    assert sorted(states) == ["2", "3"]
+    assert states["2"]["id"] == "id-Debian-2" and states["2"]["hidden"] is True and states["2"]["name"] == "Debian (2)"
+    assert states["2"]["properties"]["hw_disk_bus"] == "scsi"
+    assert states["3"]["hidden"] is False and states["3"]["name"] == "Debian" and states["3"]["min_disk"] == 4
+    assert states["3"]["id"] == [step.image_id for step in result.steps if step.action == cp.CREATE][0]
+    assert (
+        states["3"]["properties"]["image_original_user"] == "debian" and "hw_disk_bus" not in states["3"]["properties"]
+    )
