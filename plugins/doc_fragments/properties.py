@@ -26,8 +26,10 @@ options:
         cloud that has not loaded its metadata definitions (C(glance-manage db_load_metadefs)) is checked against
         the image schema only.
       - The definitions are read once per task and kept under C(~/.cache/osimages.glance) (or
-        C($XDG_CACHE_HOME/osimages.glance)) between tasks, so that a task costs one request to see whether they
-        changed. They are read again after a day, or when Glance's namespaces change.
+        C($XDG_CACHE_HOME/osimages.glance)) between tasks. For ten minutes after they were last found current, a
+        task uses them without a request; after that, one request tells whether Glance's namespaces changed (a
+        definition loaded in Glance is therefore seen within ten minutes). They are read in full again when the
+        namespaces change, and after a day.
     type: str
     choices: [strict, warn, "off"]
     default: warn

@@ -34,9 +34,11 @@ from ansible_collections.osimages.glance.plugins.module_utils._properties import
 from ansible_collections.osimages.glance.plugins.module_utils._properties import definitions_from
 from ansible_collections.osimages.glance.plugins.module_utils._properties import enforce
 
-# Glance's property definitions are kept on disk between tasks: a task then pays one request (the namespace list,
-# which says whether they changed). The image schema in them, which that list does not cover, is read again after
-# this many seconds.
+# Glance's property definitions are kept on disk between tasks. For this many seconds after they were last found
+# current, a task uses them as they are; after that, it pays one request (the namespace list, which says whether
+# they changed: Glance answers it in about half a second). The image schema in them, which that list does not
+# cover, is read again after DEFINITIONS_MAX_AGE.
+DEFINITIONS_FRESH = 600
 DEFINITIONS_MAX_AGE = 24 * 3600
 
 
@@ -175,22 +177,22 @@ class GlanceModule(LocalModule):
 
     def property_definitions(self):
         """Glance's definitions of image properties (see _properties.definitions_from), read once per task."""
-        if self._definitions is None:
-            summaries = self.api.metadef_namespaces(IMAGE_RESOURCE_TYPE)
-            fingerprint = definitions_fingerprint(summaries)
-            path = _definitions_cache(self.api.http.get_endpoint())
-            cached = _read_json(path)
-            if (
-                cached.get("fingerprint") == fingerprint
-                and 0 <= time.time() - cached.get("saved", 0) < DEFINITIONS_MAX_AGE
-            ):
-                self._definitions = cached["definitions"]
-            else:
-                namespaces = [
-                    self.api.metadef_namespace(summary["namespace"], IMAGE_RESOURCE_TYPE) for summary in summaries
-                ]
-                self._definitions = definitions_from(namespaces, self.api.image_schema())
-                _write_json(path, dict(fingerprint=fingerprint, saved=time.time(), definitions=self._definitions))
+        if self._definitions is not None:
+            return self._definitions
+        path = _definitions_cache(self.api.http.get_endpoint())
+        cached, now = _read_json(path), time.time()
+        if cached.get("definitions") is not None and 0 <= now - cached.get("checked", 0) < DEFINITIONS_FRESH:
+            self._definitions = cached["definitions"]
+            return self._definitions
+        summaries = self.api.metadef_namespaces(IMAGE_RESOURCE_TYPE)
+        fingerprint = definitions_fingerprint(summaries)
+        if cached.get("fingerprint") == fingerprint and 0 <= now - cached.get("saved", 0) < DEFINITIONS_MAX_AGE:
+            self._definitions = cached["definitions"]
+            _write_json(path, dict(cached, checked=now))
+            return self._definitions
+        namespaces = [self.api.metadef_namespace(summary["namespace"], IMAGE_RESOURCE_TYPE) for summary in summaries]
+        self._definitions = definitions_from(namespaces, self.api.image_schema())
+        _write_json(path, dict(fingerprint=fingerprint, saved=now, checked=now, definitions=self._definitions))
         return self._definitions
 
     def warnings(self):

@@ -202,25 +202,37 @@ def module_with(api):
     return module
 
 
-def test_a_task_with_the_definitions_kept_on_disk_reads_only_the_namespace_list(tmp_path, monkeypatch):
+def test_definitions_kept_on_disk_cost_a_task_no_request_while_fresh_then_one(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    clock = [1e9]
+    monkeypatch.setattr(_module.time, "time", lambda: clock[0])
     first = CountingApi([LIBVIRT])
     assert module_with(first).property_definitions() == definitions_from([LIBVIRT], SCHEMA)
     assert first.calls == ["list", "OS::Compute::LibvirtImage", "schema"]
+    # within DEFINITIONS_FRESH of that: no request at all, and once per task
+    clock[0] += _module.DEFINITIONS_FRESH - 1
     second = CountingApi([LIBVIRT])
     module = module_with(second)
     assert module.property_definitions() == definitions_from([LIBVIRT], SCHEMA)
-    assert module.property_definitions() is module.property_definitions()  # once per task
-    assert second.calls == ["list"]
-    # a namespace added in Glance is read, with every other one
-    third = CountingApi([LIBVIRT, OTHER])
-    assert "cpu_ratio" in module_with(third).property_definitions()
-    assert third.calls == ["list", "OS::Compute::LibvirtImage", "OS::Other", "schema"]
-    # a day later the schema is read again, whatever the namespaces say
-    monkeypatch.setattr(_module.time, "time", lambda: 2e10)
+    assert module.property_definitions() is module.property_definitions()
+    assert second.calls == []
+    # later: the namespace list says nothing changed, and the definitions are fresh again from then
+    clock[0] += 2
+    third = CountingApi([LIBVIRT])
+    assert module_with(third).property_definitions() == definitions_from([LIBVIRT], SCHEMA)
+    assert third.calls == ["list"]
+    clock[0] += _module.DEFINITIONS_FRESH - 1
+    assert module_with(CountingApi([LIBVIRT])).property_definitions() and third.calls == ["list"]
+    # a namespace added in Glance is read, with every other one, once the list is asked again
+    clock[0] += 2
     fourth = CountingApi([LIBVIRT, OTHER])
-    module_with(fourth).property_definitions()
-    assert fourth.calls[-1] == "schema"
+    assert "cpu_ratio" in module_with(fourth).property_definitions()
+    assert fourth.calls == ["list", "OS::Compute::LibvirtImage", "OS::Other", "schema"]
+    # a day after they were read, the schema is read again, whatever the namespaces say
+    clock[0] += _module.DEFINITIONS_MAX_AGE
+    fifth = CountingApi([LIBVIRT, OTHER])
+    module_with(fifth).property_definitions()
+    assert fifth.calls[-1] == "schema"
     assert [path.name for path in (tmp_path / "osimages.glance").iterdir()] == [
         "property-definitions-%s.json" % _module.hashlib.sha256(b"http://glance.test:9292/v2/").hexdigest()[:16]
     ]  # no partial file left beside it
