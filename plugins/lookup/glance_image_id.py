@@ -29,20 +29,6 @@ options:
       - Server-side filters, as in M(osimages.glance.glance_image_info), for example C(status) or C(tag).
     type: dict
     default: {}
-  most_recent:
-    description:
-      - When several images match, return the one that sorts last by O(most_recent_key) (the newest, by default)
-        instead of failing. Glance sorts, so this costs one request whatever the number of matches.
-    type: bool
-    default: false
-    version_added: 0.2.0
-  most_recent_key:
-    description:
-      - What O(most_recent=true) sorts by. V(name) suits versioned names such as C(debian-13-20261201).
-    type: str
-    choices: [created_at, updated_at, name]
-    default: created_at
-    version_added: 0.2.0
   cloud:
     description:
       - The name of a cloud in C(clouds.yaml), or a dict of cloud settings.
@@ -76,6 +62,8 @@ options:
   api_timeout:
     description: Seconds to wait for each HTTP response from the cloud.
     type: int
+extends_documentation_fragment:
+  - osimages.glance.most_recent
 requirements:
   - openstacksdk >= 1.0.0 on the controller
 seealso:

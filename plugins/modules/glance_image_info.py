@@ -50,22 +50,6 @@ options:
     description:
       - Return at most this many images. No page beyond them is fetched.
     type: int
-  most_recent:
-    description:
-      - Return only the image that sorts last by O(most_recent_key) (the newest, by default) among the matches,
-        as Terraform's image data source does. Glance sorts, so this costs one request whatever the number of
-        matches.
-      - Cannot be combined with O(sort) or O(limit). An O(image) given by ID is returned as it is.
-    type: bool
-    default: false
-    version_added: 0.2.0
-  most_recent_key:
-    description:
-      - What O(most_recent=true) sorts by. V(name) suits versioned names such as C(debian-13-20261201).
-    type: str
-    choices: [created_at, updated_at, name]
-    default: created_at
-    version_added: 0.2.0
   scs_audit:
     description:
       - Audit the images found against the SCS image metadata standard (scs-0102), without changing anything.
@@ -89,8 +73,12 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - osimages.glance.most_recent
   - osimages.glance.connection
   - osimages.glance.attributes.INFO_MODULE
+notes:
+  - O(most_recent=true) returns at most one image, so it cannot be combined with O(sort) or O(limit). An O(image)
+    given by ID is returned as it is.
 seealso:
   - module: osimages.glance.glance_image
   - module: osimages.glance.glance_image_data
