@@ -1,10 +1,12 @@
 """glance_image end to end through main(), with a fake Glance behind the connect hook."""
 
 import json
+import tempfile
 
 import pytest
 import requests
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.common.text.converters import to_bytes
 from hypothesis import HealthCheck
 from hypothesis import given
@@ -34,8 +36,21 @@ class FakeImageProxy:
         response.url = "http://glance.test"
         return response
 
+    def get_endpoint(self):
+        return "http://glance.test/v2/"
+
     def request(self, url, method, params=None, json=None, **kwargs):
         self.calls.append((method, url))
+        # validate_properties (warn by default) reads Glance's definitions: one namespace, and the image schema
+        if method == "GET" and url == "/metadefs/namespaces":
+            return self._response(200, {"namespaces": [{"namespace": "OS::Compute::LibvirtImage"}]})
+        if method == "GET" and url == "/metadefs/namespaces/OS::Compute::LibvirtImage":
+            disk_bus = {"type": "string", "enum": ["scsi", "virtio"]}
+            return self._response(
+                200, {"namespace": "OS::Compute::LibvirtImage", "properties": {"hw_disk_bus": disk_bus}}
+            )
+        if method == "GET" and url == "/schemas/image":
+            return self._response(200, {"name": "image", "properties": {"min_disk": {"type": "integer"}}})
         if method == "GET" and url == "/images":
             found = [
                 image
@@ -119,10 +134,14 @@ def run_main(args, conn, monkeypatch, capsys):
     args = dict(args, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    # Warnings are kept process-wide by ansible-core: each call reports its own only.
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", type(ansible_warnings._global_warnings)())
     monkeypatch.setattr(
         glance_image.GlanceImageModule, "__init__", _init_with_fake(glance_image.GlanceImageModule.__init__, conn)
     )
-    with pytest.raises(SystemExit):
+    # The definitions a task keeps on disk (validate_properties) go to a folder of this call's own.
+    with tempfile.TemporaryDirectory() as cache, pytest.raises(SystemExit):
+        monkeypatch.setenv("XDG_CACHE_HOME", cache)
         glance_image.main()
     return json.loads(capsys.readouterr().out)
 
@@ -216,7 +235,15 @@ OPTION_VALUES = {
     "visibility": st.sampled_from(["public", "private", "shared", "x"]),
     "min_disk": st.one_of(st.integers(-2, 5), st.text(max_size=3)),
     "tags": st.one_of(st.lists(st.text(max_size=4), max_size=3), st.text(max_size=4)),
-    "properties": st.one_of(st.dictionaries(st.text(max_size=6), st.text(max_size=4), max_size=3), st.text(max_size=3)),
+    "properties": st.one_of(
+        st.dictionaries(
+            st.one_of(st.text(max_size=6), st.sampled_from(["hw_disk_bus", "hw_disk_buss"])),
+            st.one_of(st.text(max_size=4), st.sampled_from(["scsi", "scsii"])),
+            max_size=3,
+        ),
+        st.text(max_size=3),
+    ),
+    "validate_properties": st.sampled_from(["strict", "warn", "off", "loose"]),
     "protected": st.one_of(st.booleans(), st.text(max_size=3)),
     "member_status": st.sampled_from(["accepted", "pending", "nope"]),
     "disk_format": st.sampled_from(["raw", "qcow2", "floppy"]),
@@ -234,3 +261,18 @@ def test_random_arguments_never_crash(monkeypatch, capsys, args, check_mode):
     result = run_main(dict(args, _ansible_check_mode=check_mode), FakeConnection(), monkeypatch, capsys)
     if result.get("failed"):
         assert result["msg"] and "failed unexpectedly" not in result["msg"], result["msg"]
+
+
+@pytest.mark.parametrize(
+    "mode, failed, warned",
+    [("strict", True, False), ("warn", False, True), ("off", False, False)],
+)
+def test_validate_properties_modes_decide_before_anything_is_written(monkeypatch, capsys, mode, failed, warned):
+    conn = FakeConnection()
+    args = {"name": "img", "properties": {"hw_disk_buss": "virtio"}, "validate_properties": mode}
+    result = run_main(args, conn, monkeypatch, capsys)
+    finding = "image img: hw_disk_buss is not a property Glance defines; did you mean hw_disk_bus?"
+    assert bool(result.get("failed")) is failed and (finding in result.get("msg", "")) is failed
+    assert any(finding in str(warning) for warning in result.get("warnings", [])) is warned
+    assert (("POST", "/images") in conn.image.calls) is not failed
+    assert any(url.startswith("/metadefs") for dummy, url in conn.image.calls) is (mode != "off")
