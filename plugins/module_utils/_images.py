@@ -420,27 +420,34 @@ class ImageApi(object):
             return {}
 
     def upload(self, image, body, store=None):
-        """PUT the data (direct upload). ``body`` is streamed; see _transfer.UploadBody."""
+        """PUT the data (direct upload). ``body`` is streamed; see _transfer.UploadBody.
+
+        Raises Conflict when another upload had the image first (see _send_data)."""
         headers = {"Content-Type": "application/octet-stream"}
         if store:
             headers["X-Image-Meta-Store"] = store
-        self.request(
-            "upload data to " + _describe(image),
-            "PUT",
-            "/images/%s/file" % image["id"],
-            data=_request_body(body),
-            headers=headers,
-        )
+        self._send_data("upload data to " + _describe(image), "/images/%s/file" % image["id"], body, headers)
 
     def stage(self, image, body):
-        """PUT the data into the staging area, for the glance-direct import method."""
-        self.request(
+        """PUT the data into the staging area, for the glance-direct import method; Conflict as upload()."""
+        self._send_data(
             "stage data for " + _describe(image),
-            "PUT",
             "/images/%s/stage" % image["id"],
-            data=_request_body(body),
-            headers={"Content-Type": "application/octet-stream"},
+            body,
+            {"Content-Type": "application/octet-stream"},
         )
+
+    def _send_data(self, action, url, body, headers):
+        """PUT image data. Glance discards the data and answers 409 when the image was no longer queued (another
+        upload had it first), and 410 "could not be found after upload" when another upload moved it out of
+        queued between Glance's check and its own status update, or took it back to queued: both are a Conflict.
+        (A 410 on an image that was really deleted is a Conflict too; whoever rejoins finds it gone.)"""
+        try:
+            self.request(action, "PUT", url, data=_request_body(body), headers=headers)
+        except GlanceError as exc:
+            if exc.details.get("status_code") == 410:
+                raise Conflict(exc.msg, **exc.details)
+            raise
 
     def start_import(
         self, image, method, uri=None, stores=None, all_stores=None, all_stores_must_succeed=None, remote=None

@@ -730,7 +730,7 @@ class GlanceImageDataModule(GlanceModule):
             try:
                 return self._send(raw, method, progress)
             except GlanceError as exc:
-                if _lost_the_image(exc):
+                if isinstance(exc, Conflict):  # another upload had the image first, or our own cut attempt did
                     if attempt == 0:
                         raise Conflict(exc.msg, **exc.details)  # another run is sending: _execute rejoins it
                     # Or Glance is still winding up the attempt it saw cut: once the image is queued again, the
@@ -882,13 +882,6 @@ class GlanceImageDataModule(GlanceModule):
 
 
 # What a cut-short upload left, as _after_cut_upload says it, for the error message.
-def _lost_the_image(exc):
-    """Whether another upload had the image first, and Glance discarded this one's data: 409 when the image was no
-    longer queued, or 410 ("could not be found after upload") when the other upload moved it out of queued between
-    Glance's check and its own update, or (the other being this run's cut attempt) took it back to queued."""
-    return isinstance(exc, Conflict) or exc.details.get("status_code") == 410
-
-
 CUT_UPLOAD_OUTCOMES = {
     "queued": "Glance discarded the partial data and the image is queued: run the task again",
     "saving": "The image is left saving: Glance stopped during the upload and will not finish it, so delete the "

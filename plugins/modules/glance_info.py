@@ -119,8 +119,8 @@ default_store:
 stores:
   description:
     - The named stores, empty when Glance has a single, unnamed one.
-    - C(type), C(properties) and C(weight) are only there when the caller may read the stores' details
-      (Glance's default policy allows it to admins).
+    - C(type), C(properties) and C(weight) are there for an admin (RV(admin)), whom Glance's default policy lets
+      read the stores' details.
   returned: always
   type: list
   elements: dict

@@ -11,7 +11,9 @@ from keystoneauth1 import exceptions as ksa
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import AmbiguousName
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
+from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import NotFound
+from ansible_collections.osimages.glance.plugins.module_utils._errors import TooLarge
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
@@ -251,3 +253,25 @@ def test_most_recent_takes_the_newest_of_both_kinds_with_one_image_each(visible,
 def test_most_recent_sorts_only_by_keys_that_mean_recent():
     with pytest.raises(ValidationError, match="created_at, updated_at, name, not 'size'"):
         ImageApi(PagedConnection([], [])).find_one("n", {"os_hidden": "true"}, most_recent="size")
+
+
+@pytest.mark.parametrize("status, error", [(410, Conflict), (409, Conflict), (400, GlanceError), (413, TooLarge)])
+def test_a_data_put_that_another_upload_beat_is_a_conflict(status, error):
+    """Glance answers 410 "could not be found after upload" when another upload moved the image on under it."""
+    for send in (
+        lambda api: api.upload({"id": "x", "name": "n"}, OneByte()),
+        lambda api: api.stage({"id": "x"}, OneByte()),
+    ):
+        api = ImageApi(ScriptedConnection([status]), retry_delays=(0, 0, 0))
+        with pytest.raises(error) as caught:
+            send(api)
+        assert caught.type is error and caught.value.details["status_code"] == status
+
+
+class OneByte:
+    """An upload body (see _transfer.UploadBody) of one byte."""
+
+    length = 1
+
+    def __iter__(self):
+        return iter([b"x"])

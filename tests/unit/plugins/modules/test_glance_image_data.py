@@ -14,7 +14,8 @@ from ansible_collections.osimages.glance.plugins.modules import glance_image_dat
 RESET = TransientError("Failed to upload data to image x: the connection to Glance failed: reset")
 BROKEN_BODY = GlanceError("Failed to upload data to image x: Glance answered HTTP 500: broken", status_code=500)
 SAVING = Conflict("Failed to upload data to image x: Glance answered HTTP 409: saving", status_code=409)
-GONE = GlanceError("Failed to upload data to image x: Glance answered HTTP 410: gone after upload", status_code=410)
+# ImageApi raises Glance's 410 on a data PUT as a Conflict (test_images.py checks that).
+GONE = Conflict("Failed to upload data to image x: Glance answered HTTP 410: gone after upload", status_code=410)
 REFUSED = GlanceError("Failed to upload data to image x: Glance answered HTTP 400: bad", status_code=400)
 
 
