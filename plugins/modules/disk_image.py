@@ -109,6 +109,13 @@ artifact:
     disk_format:
       description: Its Glance C(disk_format).
       type: str
+    qemu_format:
+      description:
+        - The name C(qemu-img -f) takes for its format (V(vpc) for a VHD, which must be named to be read), for
+          tools that open the artifact after this module, such as the role C(osimages.glance.image_build)'s
+          virt-customize step.
+      type: str
+      version_added: 0.2.0
     container_format:
       description: Its Glance C(container_format) (always V(bare)).
       type: str
@@ -136,6 +143,7 @@ artifact:
   sample:
     path: /srv/artifacts/debian-13.qcow2
     disk_format: qcow2
+    qemu_format: qcow2
     container_format: bare
     size: 352321536
     virtual_size: 3221225472
@@ -260,6 +268,7 @@ class DiskImageModule(LocalModule):
         return dict(
             path=path,
             disk_format=found["format"],
+            qemu_format=diskimage.QEMU_FORMATS.get(found["format"]),
             container_format="bare",
             size=os.path.getsize(path) if os.path.exists(path) else None,
             virtual_size=found["virtual_size"],

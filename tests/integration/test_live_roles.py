@@ -85,6 +85,7 @@ def test_build_verifies_converts_and_boot_tests_then_skips(fixture_image, run_pl
         ).stdout
     )
     assert info["format"] == "qcow2" and info["format-specific"]["data"]["compression-type"] == "zstd"
+    assert artifact["qemu_format"] == info["format"]
     assert (
         subprocess.run(
             ["qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", str(fixture_image), str(path)], check=False
