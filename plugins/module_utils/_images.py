@@ -173,15 +173,19 @@ class ImageApi(object):
                 returned += 1
 
     def _iter_pages(self, query, limit):
+        return self._paged("list images", "/images", "images", query, limit)
+
+    def _paged(self, action, url, key, query, limit=None):
+        """Yield the ``key`` entries of a Glance listing page by page, following its ``next`` links, and stop once
+        ``limit`` are out."""
         params = dict(query)
         params["limit"] = min(limit, PAGE_SIZE) if limit else PAGE_SIZE
-        url = "/images"
         returned = 0
         while url:
-            body = self.request("list images", "GET", url, params=params, retry=True).json()
+            body = self.request(action, "GET", url, params=params, retry=True).json()
             params = None  # the next link already carries the query
-            for image in body.get("images", []):
-                yield image
+            for entry in body.get(key, []):
+                yield entry
                 returned += 1
                 if limit and returned >= limit:
                     return
@@ -381,15 +385,8 @@ class ImageApi(object):
 
     def metadef_namespaces(self, resource_type):
         """The metadata definitions' namespaces that apply to ``resource_type``, as summaries (no properties)."""
-        params = {"resource_types": resource_type, "limit": PAGE_SIZE}
-        url, namespaces = "/metadefs/namespaces", []
-        while url:
-            body = self.request("list Glance's metadata definitions", "GET", url, params=params, retry=True).json()
-            namespaces.extend(body.get("namespaces", []))
-            params, url = None, body.get("next")
-            if url and url.startswith("/v2/"):
-                url = url[3:]
-        return namespaces
+        query = {"resource_types": resource_type}
+        return list(self._paged("list Glance's metadata definitions", "/metadefs/namespaces", "namespaces", query))
 
     def metadef_namespace(self, namespace, resource_type):
         """One namespace of the metadata definitions with its properties and objects, named as they apply to
