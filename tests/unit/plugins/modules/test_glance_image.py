@@ -1,5 +1,6 @@
 """glance_image end to end through main(), with a fake Glance behind the connect hook."""
 
+import decimal
 import json
 import tempfile
 
@@ -226,6 +227,13 @@ def test_derived_ids_are_stable_uuids():
     assert len(derived_image_id("a")) == 36
 
 
+def _non_finite(text):
+    try:
+        return not decimal.Decimal(text).is_finite()
+    except decimal.InvalidOperation:
+        return False
+
+
 OPTION_VALUES = {
     "name": st.one_of(st.text(max_size=8), st.integers()),
     "id": st.one_of(st.just("11111111-2222-3333-4444-555555555555"), st.text(max_size=8)),
@@ -233,7 +241,9 @@ OPTION_VALUES = {
     "state": st.sampled_from(["present", "absent", "gone"]),
     "status": st.sampled_from(["active", "deactivated", "paused"]),
     "visibility": st.sampled_from(["public", "private", "shared", "x"]),
-    "min_disk": st.one_of(st.integers(-2, 5), st.text(max_size=3)),
+    # (not "inf" or "nan": ansible-core 2.19's own int check raises OverflowError or ValueError on them, before
+    # the module runs)
+    "min_disk": st.one_of(st.integers(-2, 5), st.text(max_size=3).filter(lambda text: not _non_finite(text))),
     "tags": st.one_of(st.lists(st.text(max_size=4), max_size=3), st.text(max_size=4)),
     "properties": st.one_of(
         st.dictionaries(
