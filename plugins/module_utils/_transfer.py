@@ -203,6 +203,14 @@ class Progress(object):
 
 
 _DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+# The suffixes of the compressions a source is decompressed from on the fly (zstd through the zstandard package).
+COMPRESSIONS = (".bz2", ".gz", ".xz", ".zst")
+
+
+def compression_of(name):
+    """The compression suffix ``name`` ends with (one of COMPRESSIONS), or "" for none."""
+    suffix = os.path.splitext(name)[1].lower()
+    return suffix if suffix in COMPRESSIONS else ""
 
 
 def source_kind(path):
@@ -239,7 +247,7 @@ def open_source(path, decompress):
     decompressed on the way). Raises ValidationError for a missing or unreadable path, or one that is no source.
     """
     check_source(path)
-    suffix = os.path.splitext(path)[1].lower()
+    suffix = compression_of(path)
     try:
         if decompress and suffix in _DECOMPRESSORS:
             return _DECOMPRESSORS[suffix](path, "rb"), None
@@ -384,10 +392,13 @@ class UploadBody(object):
                 )
 
 
-def download_to(dest, open_response, algo, expected, progress, retries, retry_log, label):
+def download_to(
+    dest, open_response, algo, expected, progress, retries, retry_log, label, expected_from="Glance's hash"
+):
     """Stream a download into a temporary file beside ``dest``, hashing it in the same pass; check the hash
-    against ``expected``, fsync, then rename the file over dest. dest is never partial, and the temporary file
-    never stays behind. Returns the digest.
+    against ``expected`` (unless it is None: the caller checks), fsync, then rename the file over dest. dest is
+    never partial, and the temporary file never stays behind. Returns the digest. ``expected_from`` names the
+    source of ``expected`` in the mismatch's message.
 
     ``open_response(offset)`` returns the streaming response from byte ``offset`` on (an HTTP Range request).
     A read that breaks resumes from the last byte written, up to ``retries`` times, each noted in ``retry_log``;
@@ -434,10 +445,10 @@ def download_to(dest, open_response, algo, expected, progress, retries, retry_lo
                 raise
             syncer.finish()
         digest = hasher.digests()[algo]
-        if digest != expected:
+        if expected is not None and digest != expected:
             raise ChecksumMismatch(
-                "download of %s does not match Glance's hash: got %s %s, Glance has %s; %s was left as it was"
-                % (label, algo, digest, expected, dest)
+                "download of %s does not match %s: got %s %s, expected %s; %s was left as it was"
+                % (label, expected_from, algo, digest, expected, dest)
             )
         if os.path.exists(dest):
             # Keep the permissions of the file being replaced, as Ansible's file modules do.

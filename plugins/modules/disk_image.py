@@ -67,6 +67,15 @@ options:
       - Rebuild even when the manifest matches.
     type: bool
     default: false
+  packages_from:
+    description:
+      - What lists the packages installed in the image - a dpkg status file (C(var/lib/dpkg/status) of the tree the
+        image was made from) or diskimage-builder's dpkg manifest (C(<image>.d/dib-manifests/dib-manifest-dpkg-*)).
+      - The installed packages' name, version and architecture are written, sorted, as JSON next to the artifact
+        (C(<artifact>.packages.json)), so that two builds from the same inputs write the same file, and the
+        artifact names it (RV(artifact.packages)).
+    type: path
+    version_added: 0.2.0
 extends_documentation_fragment:
   - osimages.glance.attributes.LOCAL_MODULE
 requirements:
@@ -140,6 +149,20 @@ artifact:
     build_date:
       description: When the artifact was made (UTC, ISO 8601); kept from the manifest while nothing is rebuilt.
       type: str
+    packages:
+      description: The package manifest written from O(packages_from); absent without it.
+      type: dict
+      version_added: 0.2.0
+      contains:
+        path:
+          description: The manifest file, C(<artifact>.packages.json).
+          type: str
+        sha256:
+          description: Its SHA-256, hex.
+          type: str
+        count:
+          description: How many packages it lists.
+          type: int
   sample:
     path: /srv/artifacts/debian-13.qcow2
     disk_format: qcow2
@@ -167,10 +190,12 @@ warnings_from_check:
 
 import datetime
 import os
+import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
+from ansible_collections.osimages.glance.plugins.module_utils import _packages as packages
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
@@ -196,9 +221,45 @@ class DiskImageModule(LocalModule):
         inputs=dict(type="dict", default={}),
         source=dict(type="str"),
         force=dict(type="bool", default=False),
+        packages_from=dict(type="path"),
     )
 
     def run(self):
+        result = self._verify()
+        if self.params["packages_from"]:
+            artifact = result["artifact"]
+            artifact["packages"], changed = self._package_manifest(artifact["path"])
+            result["changed"] = result["changed"] or changed
+        return result
+
+    def _package_manifest(self, artifact_path):
+        """(what the artifact says of its package manifest, whether the file changed); written whole or not at all."""
+        source = self.params["packages_from"]
+        try:
+            with open(source, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        except (IOError, OSError) as exc:
+            raise ValidationError("cannot read packages_from %s: %s" % (source, exc.strerror or exc))
+        data = packages.manifest_bytes(packages.read_packages(text, "packages_from %s" % source))
+        path = artifact_path + ".packages.json"
+        try:
+            with open(path, "rb") as handle:
+                changed = handle.read() != data
+        except (IOError, OSError):
+            changed = True
+        if changed and not self.check_mode:
+            handle, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".packages-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.chmod(partial, 0o644)
+                os.rename(partial, path)
+            except (IOError, OSError) as exc:
+                os.unlink(partial)
+                raise ValidationError("cannot write the package manifest %s: %s" % (path, exc.strerror or exc))
+        return packages.summary(path, data), changed
+
+    def _verify(self):
         params = self.params
         if not diskimage.has_format_inspector():
             self.ansible.fail_json(msg=missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))

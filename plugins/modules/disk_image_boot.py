@@ -22,9 +22,16 @@ author:
   - osimages.glance contributors (@osimages)
 options:
   path:
-    description: The disk image to boot.
+    description: The disk image to boot. Required unless O(probe_only).
     type: path
-    required: true
+  probe_only:
+    description:
+      - Only find the accelerator qemu can use on this host - V(kvm) when the probe shows it works, V(tcg)
+        otherwise - and boot nothing (also in check mode). Tools that run qemu themselves, such as the role
+        C(osimages.glance.image_build)'s virt-customize step, ask this instead of probing on their own.
+    type: bool
+    default: false
+    version_added: 0.2.0
   disk_format:
     description: Its format.
     type: str
@@ -89,6 +96,11 @@ EXAMPLES = r"""
     pattern: "Cloud-init v. "
     timeout: 600
 
+- name: Ask which accelerator qemu can use here, booting nothing
+  osimages.glance.disk_image_boot:
+    probe_only: true
+  register: probe
+
 - name: Boot a root file system image with its own kernel
   osimages.glance.disk_image_boot:
     path: /srv/artifacts/rootfs.raw
@@ -98,18 +110,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 accelerator:
-  description: The accelerator qemu used.
-  returned: unless in check mode
+  description: The accelerator qemu used, or with O(probe_only) the one it can use.
+  returned: unless in check mode, and always with O(probe_only)
   type: str
   sample: tcg
 seconds:
   description: How long the boot took until the pattern appeared.
-  returned: unless in check mode
+  returned: when booted (not in check mode, not with O(probe_only))
   type: float
   sample: 9.8
 console_tail:
   description: The last 2,000 characters of the serial console.
-  returned: unless in check mode
+  returned: when booted (not in check mode, not with O(probe_only))
   type: str
   sample: "debian login:"
 """
@@ -127,7 +139,8 @@ CONSOLE_TAIL = 2000
 class DiskImageBootModule(LocalModule):
     module_name = "disk_image_boot"
     argument_spec = dict(
-        path=dict(type="path", required=True),
+        path=dict(type="path"),
+        probe_only=dict(type="bool", default=False),
         disk_format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vhd", "vhdx"], default="raw"),
         pattern=dict(type="str", default="login:"),
         timeout=dict(type="int", default=300),
@@ -140,7 +153,7 @@ class DiskImageBootModule(LocalModule):
         console_log=dict(type="path"),
         qemu=dict(type="str", default="qemu-system-x86_64"),
     )
-    module_kwargs = dict(required_by=dict(initrd="kernel"))
+    module_kwargs = dict(required_by=dict(initrd="kernel"), required_if=[("probe_only", False, ["path"])])
 
     def run(self):
         params = self.params
@@ -150,11 +163,13 @@ class DiskImageBootModule(LocalModule):
         qemu = self.ansible.get_bin_path(params["qemu"])
         if qemu is None:
             raise ValidationError("%s is not installed (Debian package qemu-system-x86)" % params["qemu"])
+        accel = params["accelerator"]
+        if params["probe_only"] or (accel == "auto" and not self.check_mode):
+            accel = "kvm" if diskimage.probe_kvm(qemu) else "tcg"
+        if params["probe_only"]:
+            return dict(changed=False, accelerator=accel)
         if self.check_mode:
             return dict(changed=False, msg="not booted in check mode")
-        accel = params["accelerator"]
-        if accel == "auto":
-            accel = "kvm" if diskimage.probe_kvm(qemu) else "tcg"
         argv = diskimage.boot_command(
             qemu,
             params["path"],

@@ -325,10 +325,6 @@ retired:
 """
 
 import datetime
-import email.utils
-import time
-
-from ansible.module_utils.six.moves import http_client
 
 from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_catalog_step
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import LATEST
@@ -347,6 +343,8 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan impo
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._fetch import fetch_text
+from ansible_collections.osimages.glance.plugins.module_utils._fetch import last_modified
 from ansible_collections.osimages.glance.plugins.module_utils._latest import SOURCE_CHECKSUM_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._latest import latest_entry
 from ansible_collections.osimages.glance.plugins.module_utils._latest import parse_checksum_file
@@ -714,40 +712,6 @@ def _current(catalog, plan, listed, check_mode):
             found.update((key, value) for key, value in step.params.items() if value is not None and key != "members")
         current[image["name"]] = found
     return current
-
-
-def _open(url, method="GET"):
-    # Imported on first use: a catalog without a latest version does not pay its 40 ms.
-    from ansible.module_utils.urls import open_url
-
-    return open_url(url, method=method, timeout=60, http_agent="osimages.glance")
-
-
-def _reason(exc):
-    return getattr(exc, "reason", None) or exc
-
-
-def fetch_text(url, what, limit=4 * 1024 * 1024):
-    """A small text file over HTTP(S) or FTP, such as a checksum file; ValidationError saying why not."""
-    try:
-        data = _open(url).read(limit + 1)
-    except (IOError, OSError, ValueError, http_client.HTTPException) as exc:
-        raise ValidationError("cannot read %s %s: %s" % (what, url, _reason(exc)))
-    if len(data) > limit:
-        raise ValidationError("%s %s is larger than %d bytes: is it a checksum file?" % (what, url, limit))
-    return data.decode("utf-8", "replace")
-
-
-def last_modified(url):
-    """The date an upstream file was last changed (its Last-Modified header), or today when it has none."""
-    try:
-        response = _open(url, method="HEAD")
-    except (IOError, OSError, ValueError, http_client.HTTPException) as exc:
-        raise ValidationError("cannot reach the upstream file %s: %s" % (url, _reason(exc)))
-    header = response.headers.get("Last-Modified")
-    parsed = email.utils.parsedate_tz(header) if header else None
-    moment = time.gmtime(email.utils.mktime_tz(parsed)) if parsed else time.gmtime()
-    return datetime.date(*moment[:3])
 
 
 def _transfer(region, step, image_id, primary):

@@ -4,7 +4,10 @@ Builds use the tiny bootable fixture image (tests/scripts/make-fixture-image); w
 did is checked with plain openstacksdk and qemu-img, never with the roles' own facts alone.
 """
 
+import hashlib
 import json
+import lzma
+import socket
 import subprocess
 from pathlib import Path
 
@@ -179,48 +182,62 @@ def test_build_refuses_hostile_images(kind, tmp_path, run_playbook):
     assert not (tmp_path / "build" / "fixture.raw").exists()
 
 
-def test_build_url_backend_downloads_once_with_a_required_checksum(fixture_image, run_playbook, tmp_path):
+def test_build_url_backend_takes_an_upstream_as_published(fixture_image, run_playbook, tmp_path):
+    """The url backend through disk_image_fetch: a checksum is required; the upstream is down, so its mirror serves
+    an .xz whose checksum file lists the decompressed image; the second run downloads nothing. (Each shape, signature,
+    compression and fault is covered against a loopback server in tests/unit/plugins/module_utils/test_fetch.py.)"""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    packed = upstream / (fixture_image.name + ".xz")
+    packed.write_bytes(lzma.compress(fixture_image.read_bytes(), preset=0))
+    (upstream / "SHA512SUMS").write_text("%s  %s\n" % (sha512_file(fixture_image), fixture_image.name))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down = "http://127.0.0.1:%d/%s" % (closed.getsockname()[1], packed.name)
     hits = []
-    with file_server(fixture_image.parent, hits) as base:
-        url = "%s/%s" % (base, fixture_image.name)
-        missing = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=url)
+    with file_server(upstream, hits) as base:
+        missing = build(run_playbook, tmp_path, image_build_backend="url", image_build_url=down)
         assert missing.rc != 0 and "image_build_url_checksum" in missing.output
 
         wrong = build(
             run_playbook,
             tmp_path,
             image_build_backend="url",
-            image_build_url=url,
+            image_build_url="%s/%s" % (base, packed.name),
             image_build_url_checksum="sha512:" + "0" * 128,
         )
-        assert wrong.rc != 0 and "checksum" in wrong.output.lower()
+        assert wrong.rc != 0 and "does not match the checksum given" in wrong.output
         assert not (tmp_path / "build" / "fixture.qcow2").exists()
 
         variables = dict(
             image_build_backend="url",
-            image_build_url=url,
-            image_build_url_checksum="sha512:" + sha512_file(fixture_image),
+            image_build_url=down,
+            image_build_url_mirrors=["%s/%s" % (base, packed.name)],
+            image_build_url_checksum_url="%s/SHA512SUMS" % base,
         )
         first = build(run_playbook, tmp_path, **variables)
         assert first.rc == 0, first.output
-        assert first.facts["artifact"]["source"] == url
+        assert first.facts["artifact"]["source"] == down
+        assert first.facts["artifact"]["source_sha512"] == sha512_file(fixture_image)
         downloads = len(hits)
-        assert downloads >= 1
+        assert downloads >= 2  # the checksum file and the mirror's .xz
         again = build(run_playbook, tmp_path, **variables)
         assert again.rc == 0 and again.changed == 0, again.output
-        assert len(hits) == downloads, "the cached download was fetched again"
+        assert hits[downloads:] == ["/SHA512SUMS"], "the cached download was fetched again"
 
 
 @pytest.mark.long(140)
 def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     conn = sdk("demo")
     name = prefix + "series"
+    # The last version comes from a build with a package manifest (image_build's rootfs and dib backends).
+    manifest = {"path": "/srv/fixture.qcow2.packages.json", "sha256": "ab" * 32, "count": 123}
     for version in ("1", "2", "3", "4"):
         result = publish(
             run_playbook,
             name,
             version,
-            artifact,
+            dict(artifact, packages=manifest) if version == "4" else artifact,
             image_publish_keep=1,
             image_publish_keep_deactivated=1,
             image_publish_description="fixture",
@@ -239,6 +256,8 @@ def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     assert current["image_description"] == "fixture" and current["os_distro"] == "busybox"
     assert current["internal_version"] == "4" and current["image_build_date"] == artifact["build_date"]
     assert current["tags"] == ["ci"] and current["min_disk"] == artifact["min_disk"]
+    assert (current["osimages_packages_sha256"], current["osimages_packages_count"]) == ("ab" * 32, "123")
+    assert "osimages_packages_count" not in kept
     assert kept["name"] == name + "-3" and kept["status"] == "active" and kept["os_hidden"]
     assert deactivated["name"] == name + "-2" and deactivated["status"] == "deactivated" and deactivated["os_hidden"]
     assert [r["action"] for r in result.facts["retired"]] == ["deactivated", "deleted"]
@@ -347,6 +366,19 @@ def debian_mirrors():
     return mirrors
 
 
+def assert_package_manifest(artifact, some_packages):
+    """The artifact names its package manifest, whose sha256 and count are right and which lists installed
+    packages with their version and architecture."""
+    summary = artifact["packages"]
+    data = Path(summary["path"]).read_bytes()
+    assert summary["path"] == artifact["path"] + ".packages.json"
+    assert summary["sha256"] == hashlib.sha256(data).hexdigest()
+    listed = json.loads(data)["packages"]
+    assert summary["count"] == len(listed) > 50
+    assert some_packages <= {package["name"] for package in listed}
+    assert all(package["version"] and package["architecture"] in ("amd64", "all") for package in listed)
+
+
 @pytest.mark.long(190)
 def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
     variables = dict(
@@ -363,11 +395,16 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     artifact = first.facts["artifact"]
     assert Path(artifact["kernel"]).is_file() and Path(artifact["initrd"]).is_file()
     assert artifact["virtual_size"] == 2 << 30 and artifact["min_disk"] == 2
+    assert_package_manifest(artifact, {"linux-image-cloud-amd64", "systemd-sysv", "udev"})
     console = (tmp_path / "build" / "work" / "boot-test-console.log").read_text(errors="replace")
     assert "osimages-ci login:" in console
     variables["image_build_boot_test"] = False
     again = build(run_playbook, tmp_path, **variables)
     assert again.rc == 0 and again.changed == 0, again.output
+    Path(artifact["packages"]["path"]).unlink()  # written again from the same build: the same bytes
+    rewritten = build(run_playbook, tmp_path, **variables)
+    assert rewritten.rc == 0 and rewritten.changed == 1, rewritten.output
+    assert rewritten.facts["artifact"]["packages"] == artifact["packages"]
 
 
 @pytest.mark.long(240)
@@ -390,8 +427,19 @@ def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     artifact = first.facts["artifact"]
     assert artifact["disk_format"] == "qcow2" and Path(artifact["kernel"]).is_file()
     assert artifact["source"] == "diskimage-builder baremetal: debian-minimal"
+    assert_package_manifest(artifact, {"linux-image-amd64", "systemd"})
     again = build(run_playbook, tmp_path, **variables)
     assert again.rc == 0 and again.changed == 0, again.output
+
+
+def test_the_kvm_probe_answers_without_booting(run_module):
+    """image_build's virt-customize step asks disk_image_boot's probe rather than probing on its own."""
+    probe, missing = run_module.many("disk_image_boot", [{"probe_only": True}, {}], cloud=None)
+    assert not probe["failed"] and not probe["changed"] and "seconds" not in probe
+    assert probe["accelerator"] in ("kvm", "tcg")
+    if not Path("/dev/kvm").exists():
+        assert probe["accelerator"] == "tcg"
+    assert missing["failed"] and "probe_only is False" in missing["msg"] and "path" in missing["msg"]
 
 
 def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):

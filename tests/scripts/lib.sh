@@ -67,7 +67,7 @@ link_collection() {
 
 # What the image modules and roles run on this host: qemu-img, qemu, mmdebstrap, mkfs.ext4, cloud-localds,
 # and for diskimage-builder sudo and debootstrap.
-IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils sudo debootstrap)
+IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-utils sudo debootstrap gnupg)
 # What the test command needs besides: PostgreSQL for the test cloud, the fixture image's tools
 # (tests/scripts/make-fixture-image) and the docs site's renderer. Installed up front, in one apt-get run, because
 # parallel apt-get runs fail on dpkg's lock.
