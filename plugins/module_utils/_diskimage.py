@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import select
 import subprocess
@@ -24,6 +23,8 @@ import time
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
+from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
 
 FORMAT_INSPECTOR_REQUIREMENT = "oslo.utils[image-inspection]>=7.3.0"
 GIB = 1024**3
@@ -209,18 +210,11 @@ def manifest_path(artifact_path):
 
 
 def read_manifest(artifact_path):
-    try:
-        with open(manifest_path(artifact_path)) as handle:
-            return json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
+    return read_json(manifest_path(artifact_path))
 
 
 def write_manifest(artifact_path, manifest):
-    temporary = manifest_path(artifact_path) + ".partial"
-    with open(temporary, "w") as handle:
-        json.dump(manifest, handle, indent=2, sort_keys=True)
-    os.rename(temporary, manifest_path(artifact_path))
+    write_json(manifest_path(artifact_path), manifest, mode=0o644)
 
 
 def manifest_is_current(recorded, wanted, artifact_sha512):

@@ -28,7 +28,6 @@ import collections
 import datetime
 import email.utils
 import hashlib
-import json
 import os
 import shutil
 import socket
@@ -41,6 +40,8 @@ from ansible.module_utils.six.moves import http_client
 from ansible_collections.osimages.glance.plugins.module_utils._connection import redact_url
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
+from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
 from ansible_collections.osimages.glance.plugins.module_utils._latest import parse_checksum_file
 from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import CHUNK_SIZE
@@ -302,9 +303,8 @@ def _sidecar(path):
 def cached_file(path):
     """The record of the verified file the cache holds at ``path``, or None when it holds none (or one whose bytes
     no longer hash to what was recorded)."""
+    record = read_json(_sidecar(path))
     try:
-        with open(_sidecar(path)) as handle:
-            record = json.load(handle)
         algo, digest = record["file_checksum"].split(":", 1)
         if os.path.getsize(path) != record["size"]:
             return None
@@ -428,10 +428,7 @@ def _decompress(source_path, path, algo, label):
 
 def _write_record(path, record):
     """The sidecar that makes ``path`` a cache entry; written last and atomically, so a half-made entry has none."""
-    handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".record-")
-    with os.fdopen(handle, "w") as out:
-        json.dump(record, out, sort_keys=True)
-    os.rename(partial, _sidecar(path))
+    write_json(_sidecar(path), record)
 
 
 def _remove(path):

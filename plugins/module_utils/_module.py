@@ -10,9 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
-import tempfile
 import time
 import traceback
 
@@ -26,6 +24,8 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
+from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
+from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
 from ansible_collections.osimages.glance.plugins.module_utils._properties import IMAGE_RESOURCE_TYPE
 from ansible_collections.osimages.glance.plugins.module_utils._properties import VALIDATION_MODES
@@ -209,28 +209,13 @@ def _definitions_cache(endpoint):
 
 def _read_json(path):
     """The JSON object in ``path``, or {} when there is none to read (the cache is only ever a shortcut)."""
-    try:
-        with open(path) as handle:
-            found = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
+    return read_json(path) or {}
 
 
 def _write_json(path, value):
     """Write ``value`` to ``path`` whole or not at all; a cache that cannot be written is not an error."""
-    directory = os.path.dirname(path)
     try:
-        os.makedirs(directory, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_json(path, value)
     except OSError:
-        return
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(value, out)
-        os.replace(partial, path)
-    except OSError:
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
+        pass

@@ -190,13 +190,13 @@ warnings_from_check:
 
 import datetime
 import os
-import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
 from ansible_collections.osimages.glance.plugins.module_utils import _packages as packages
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._files import write_atomically
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 
@@ -248,14 +248,9 @@ class DiskImageModule(LocalModule):
         except (IOError, OSError):
             changed = True
         if changed and not self.check_mode:
-            handle, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".packages-")
             try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.chmod(partial, 0o644)
-                os.rename(partial, path)
+                write_atomically(path, data, mode=0o644)
             except (IOError, OSError) as exc:
-                os.unlink(partial)
                 raise ValidationError("cannot write the package manifest %s: %s" % (path, exc.strerror or exc))
         return packages.summary(path, data), changed
 

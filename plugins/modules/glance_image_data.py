@@ -732,12 +732,12 @@ class GlanceImageDataModule(GlanceModule):
             except GlanceError as exc:
                 if isinstance(exc, Conflict):  # another upload had the image first, or our own cut attempt did
                     if attempt == 0:
-                        raise Conflict(exc.msg, **exc.details)  # another run is sending: _execute rejoins it
+                        raise  # another run is sending: _execute rejoins it
                     # Or Glance is still winding up the attempt it saw cut: once the image is queued again, the
                     # same attempt goes again.
                     conflicts += 1
                     if conflicts > retries or self._after_cut_upload(raw) != "queued":
-                        raise Conflict(exc.msg, **exc.details)
+                        raise
                 else:
                     # Glance answers 500 to an upload whose connection broke under it, when the answer gets out.
                     if not isinstance(exc, TransientError) and exc.details.get("status_code") != 500:
