@@ -410,6 +410,74 @@ def bench_download(size, rounds):
     return {"download_%dg" % size: rows}
 
 
+# -- upstream downloads ------------------------------------------------------------------
+
+
+def fetch_contenders(url, checksum, dest_dir):
+    """Download ``url`` into ``dest_dir`` and check its sha256: curl then sha256sum (and sync, as we fsync), the
+    builtin get_url (what the url backend used before), and disk_image_fetch."""
+    dest = str(dest_dir / url.rsplit("/", 1)[-1])
+    get_url = Path(ansible.release.__file__).parent / "modules" / "get_url.py"
+    get_url_args = {"url": url, "dest": dest, "checksum": "sha256:" + checksum, "timeout": 60}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as args_file:
+        json.dump({"ANSIBLE_MODULE_ARGS": get_url_args}, args_file)
+    return [
+        (
+            "curl, sha256sum, sync (the floor)",
+            ["sh", "-c", 'curl -sS -f -o "$1" "$2" && sha256sum "$1" >/dev/null && sync "$1"', "curl", dest, url],
+        ),
+        ("ansible.builtin.get_url (checksum)", [sys.executable, str(get_url), args_file.name]),
+        (
+            "osimages.glance.disk_image_fetch",
+            module_cmd("disk_image_fetch", {"url": url, "checksum": "sha256:" + checksum, "dest": str(dest_dir)}),
+        ),
+    ]
+
+
+def bench_fetch(size, rounds):
+    """An upstream image over loopback HTTP (a Python file server, the same for every contender), verified."""
+    path = make_file(size)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    served = WORK / "served"
+    served.mkdir(exist_ok=True)
+    link = served / path.name
+    if not link.exists():
+        os.link(path, link)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(served), "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        port = int(re.search(r"port (\d+)", server.stdout.readline()).group(1))
+        url = "http://127.0.0.1:%d/%s" % (port, path.name)
+        dest_dir = WORK / "fetched"
+        contenders = fetch_contenders(url, digest.hexdigest(), dest_dir)
+        samples = dict((name, []) for name, dummy_cmd in contenders)
+        for round_no in range(rounds):
+            for name, cmd in rotated(contenders, round_no):
+                subprocess.run(["rm", "-rf", str(dest_dir)], check=True)
+                dest_dir.mkdir(parents=True)
+                settle()
+                wall, cpu, rss, _out = run_measured(cmd, module_env())
+                written = [f for f in dest_dir.rglob(path.name)]
+                if len(written) != 1 or written[0].stat().st_size != size * GIB:
+                    raise RuntimeError("%s did not write the %d GiB file" % (name, size))
+                samples[name].append((wall, cpu, rss))
+    finally:
+        server.terminate()
+        server.wait()
+        subprocess.run(["rm", "-rf", str(WORK / "fetched")], check=False)
+    reference = summarize("ref", samples[contenders[0][0]])
+    rows = [summarize(name, samples[name], reference) for name, dummy_cmd in contenders]
+    print_table("upstream download %d GiB over loopback HTTP, sha256 verified (%d rounds)" % (size, rounds), rows)
+    return {"fetch_%dg" % size: rows}
+
+
 # -- read once -------------------------------------------------------------------------
 
 
@@ -855,7 +923,9 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["upload", "download", "readonce", "info", "noop", "regions", "profile"])
+    parser.add_argument(
+        "what", choices=["upload", "download", "fetch", "readonce", "info", "noop", "regions", "profile"]
+    )
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--sizes", default="1,4")
     parser.add_argument("--size", type=int, default=1)
@@ -867,6 +937,8 @@ def main():
         results = bench_upload([int(size) for size in args.sizes.split(",")], args.rounds)
     elif args.what == "download":
         results = bench_download(args.size, args.rounds)
+    elif args.what == "fetch":
+        results = bench_fetch(args.size, args.rounds)
     elif args.what == "readonce":
         results = bench_readonce(args.size)
     elif args.what == "noop":

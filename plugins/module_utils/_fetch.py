@@ -83,7 +83,10 @@ def open_url(url, method="GET", headers=None, timeout=60, validate_certs=True):
 
 
 def _reason(exc):
-    return getattr(exc, "reason", None) or exc
+    """Why a request failed, in words: an HTTP error names its status."""
+    code = getattr(exc, "code", None)
+    reason = getattr(exc, "reason", None) or exc
+    return "HTTP %d %s" % (code, reason) if isinstance(code, int) else reason
 
 
 def fetch_text(url, what, limit=TEXT_LIMIT, validate_certs=True):
@@ -337,12 +340,12 @@ def fetch_image(urls, dest, expected, decompress, retries, timeout, validate_cer
             record = _fetch_from(url, path, name, compression, expected, retries, timeout, validate_certs, notes)
         except ModuleError as exc:
             failures.append(exc.msg)
-            notes.append("gave up %s: %s" % (redact_url(url), exc.msg))
+            notes.append("gave up: %s" % exc.msg)
             continue
         return dict(record, path=path, changed=True)
     raise ModuleError(
-        "cannot fetch %s from any of its %d URL(s); nothing was cached: %s"
-        % (content_name, len(urls), "; ".join(failures))
+        "cannot fetch %s from any of its %d URL(s), nothing was cached: %s"
+        % (content_name, len(urls), " | ".join(failures))
     )
 
 
@@ -364,7 +367,8 @@ def _fetch_from(url, path, name, compression, expected, retries, timeout, valida
         retries,
         notes,
         label,
-        expected_from="%s (%s:%s)" % (expected.where, algo, expected.digest),
+        expected_from=expected.where,
+        cache=True,
     )
     covers = DOWNLOAD
     if compression:

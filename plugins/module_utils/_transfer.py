@@ -393,18 +393,20 @@ class UploadBody(object):
 
 
 def download_to(
-    dest, open_response, algo, expected, progress, retries, retry_log, label, expected_from="Glance's hash"
+    dest, open_response, algo, expected, progress, retries, retry_log, label, expected_from="Glance's hash", cache=False
 ):
     """Stream a download into a temporary file beside ``dest``, hashing it in the same pass; check the hash
     against ``expected`` (unless it is None: the caller checks), fsync, then rename the file over dest. dest is
     never partial, and the temporary file never stays behind. Returns the digest. ``expected_from`` names the
-    source of ``expected`` in the mismatch's message.
+    source of ``expected`` in the mismatch's message; messages say that dest was left as it was, unless ``cache``
+    (a cache entry that did not exist).
 
     ``open_response(offset)`` returns the streaming response from byte ``offset`` on (an HTTP Range request).
     A read that breaks resumes from the last byte written, up to ``retries`` times, each noted in ``retry_log``;
     the hash goes on across the resume, so every byte is still read once. A server that answers a range with the
     whole data again (200, not 206) gets it written from the start.
     """
+    kept = "" if cache else "; %s was left as it was" % dest
     folder = os.path.dirname(os.path.abspath(dest))
     try:
         handle, tmp = tempfile.mkstemp(dir=folder, prefix=".%s." % os.path.basename(dest), suffix=".part")
@@ -447,8 +449,8 @@ def download_to(
         digest = hasher.digests()[algo]
         if expected is not None and digest != expected:
             raise ChecksumMismatch(
-                "download of %s does not match %s: got %s %s, expected %s; %s was left as it was"
-                % (label, expected_from, algo, digest, expected, dest)
+                "download of %s does not match %s: got %s %s, expected %s%s"
+                % (label, expected_from, algo, digest, expected, kept)
             )
         if os.path.exists(dest):
             # Keep the permissions of the file being replaced, as Ansible's file modules do.
@@ -457,14 +459,12 @@ def download_to(
         return digest
     except ModuleError as exc:
         _remove(tmp)
-        if "was left as it was" in exc.msg:
+        if exc.msg.endswith(kept):
             raise
-        raise type(exc)("%s; %s was left as it was" % (exc.msg, dest), **exc.details)
+        raise type(exc)(exc.msg + kept, **exc.details)
     except (IOError, OSError) as exc:
         _remove(tmp)
-        raise ModuleError(
-            "Failed to download %s to %s: %s; %s was left as it was" % (label, dest, exc.strerror or exc, dest)
-        )
+        raise ModuleError("Failed to download %s to %s: %s%s" % (label, dest, exc.strerror or exc, kept))
     except BaseException:
         _remove(tmp)
         raise

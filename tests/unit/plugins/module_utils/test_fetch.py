@@ -234,8 +234,10 @@ def test_mirrors_are_tried_in_order_past_one_down_one_missing_and_one_wrong(upst
     ]
     record, notes = fetch_with(upstream, tmp_path, urls, checksum="sha256:" + sha256(CONTENT))
     assert record["url"] == urls[-1] and open(record["path"], "rb").read() == CONTENT
-    assert [note.split(":")[0] for note in notes] == ["gave up http"] * 3
-    assert "refused" in notes[0].lower() and "Not Found" in notes[1] and "does not match" in notes[2]
+    assert [note.split(":")[0] for note in notes] == ["gave up"] * 3
+    assert urls[0] in notes[0] and "refused" in notes[0].lower()
+    assert urls[1] + ": HTTP 404 Not Found" in notes[1]
+    assert urls[2] in notes[2] and "does not match the checksum given" in notes[2]
 
 
 def test_every_url_failing_names_each_and_leaves_nothing(upstream, tmp_path):
@@ -244,6 +246,7 @@ def test_every_url_failing_names_each_and_leaves_nothing(upstream, tmp_path):
         fetch_with(upstream, tmp_path, [secret_url, upstream.url("/missing/" + NAME)], checksum="md5:" + "0" * 32)
     assert "from any of its 2 URL(s)" in failed.value.msg and "/missing/" + NAME in failed.value.msg
     assert "s3cret" not in failed.value.msg and "user:********@" in failed.value.msg
+    assert "was left as it was" not in failed.value.msg  # a cache entry that never existed: nothing to say of it
     assert cache_files(tmp_path) == []
 
 
