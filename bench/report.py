@@ -176,7 +176,7 @@ def generated_rst(results):
         ("upload_1g", "Upload 1 GiB (ratio to curl -T)"),
         ("upload_4g", "Upload 4 GiB (ratio to curl -T)"),
         ("download_1g", "Download 1 GiB (ratio to curl)"),
-        ("fetch_1g", "An upstream image of 1 GiB over loopback HTTP, verified (ratio to curl + sha256sum + sync)"),
+        ("fetch_1g", "Upstream image of 1 GiB over loopback HTTP, verified (ratio to curl, sha256sum, sync)"),
         ("info_200", "Name-filtered info, 200 images in the project"),
         ("info_5000", "Name-filtered info, 5,000 images in the project"),
     ]
