@@ -320,8 +320,8 @@ def cached_file(path):
 def fetch_image(urls, dest, expected, decompress, retries, timeout, validate_certs, notes, check_mode=False):
     """The verified file for ``urls`` (the upstream, then its mirrors) in the cache folder ``dest``.
 
-    Returns a dict: path, changed, url (the one that served, its credentials masked; None from the cache),
-    compression, covers (what the checksum matched), size, file_checksum (of the file at path). ``notes`` gets a
+    Returns a dict: path, changed, url (the one that served, its credentials masked, or the one recorded in the
+    cache), compression, covers (what the checksum matched), size, file_checksum (of the file at path). ``notes`` gets a
     line for each broken connection resumed and each URL given up. Raises ModuleError naming every URL's failure.
     """
     name = url_filename(urls[0])
@@ -330,7 +330,7 @@ def fetch_image(urls, dest, expected, decompress, retries, timeout, validate_cer
     path = cache_path(dest, expected, urls[0], content_name)
     # Without a checksum, nothing proves that a cached file is what the URL serves now: it is fetched again.
     record = cached_file(path) if expected.digest else None
-    if record:
+    if record and record.get("checksum") == "%s:%s" % (expected.algo, expected.digest):
         return dict(record, path=path, changed=False)
     if check_mode:
         return dict(path=path, changed=True, url=None, compression=compression[1:] or None, covers=None, size=None)

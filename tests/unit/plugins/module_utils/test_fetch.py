@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import json
 import lzma
 import os
 import shutil
@@ -279,6 +280,13 @@ def test_the_cache_is_keyed_by_the_checksum_and_checked_again(upstream, tmp_path
         handle.write(b"X")
     repaired, dummy = fetch_with(upstream, tmp_path, [upstream.url("/" + NAME)], checksum_path="/SUMS")
     assert repaired["changed"] and open(repaired["path"], "rb").read() == CONTENT
+
+    record_path = repaired["path"] + ".fetched.json"  # a record of another checksum (the key is a digest prefix)
+    record = json.loads(open(record_path).read())
+    with open(record_path, "w") as handle:
+        json.dump(dict(record, checksum="sha256:" + sha256(CONTENT)[:32] + "0" * 32), handle)
+    other, dummy = fetch_with(upstream, tmp_path, [upstream.url("/" + NAME)], checksum_path="/SUMS")
+    assert other["changed"] and json.loads(open(record_path).read())["checksum"] == record["checksum"]
 
     moved = CONTENT + b"new build"  # "latest" moved: same name, new checksum, new cache entry
     upstream.files["/" + NAME] = moved
