@@ -464,7 +464,7 @@ def bench_fetch(size, rounds):
                 dest_dir.mkdir(parents=True)
                 settle()
                 wall, cpu, rss, _out = run_measured(cmd, module_env())
-                written = [f for f in dest_dir.rglob(path.name)]
+                written = list(dest_dir.rglob(path.name))
                 if len(written) != 1 or written[0].stat().st_size != size * GIB:
                     raise RuntimeError("%s did not write the %d GiB file" % (name, size))
                 samples[name].append((wall, cpu, rss))
