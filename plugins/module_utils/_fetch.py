@@ -53,6 +53,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import d
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
+from ansible_collections.osimages.glance.plugins.module_utils._transfer import remove_file
 
 TEXT_LIMIT = 4 * 1024 * 1024
 CLEARSIGNED = b"-----BEGIN PGP SIGNED MESSAGE-----"
@@ -62,7 +63,19 @@ DOWNLOAD, CONTENT, EITHER = "download", "content", "either"
 # The digest that keeps a file the playbook gave no checksum for, and that a cached file is checked with again.
 RECORD_ALGORITHM = "sha256"
 
-Expected = collections.namedtuple("Expected", "algo digest covers where")
+
+class Expected(collections.namedtuple("Expected", "algo digest covers where")):
+    @property
+    def checksum(self):
+        """``ALGO:HEX``, or None when nothing is verified."""
+        return "%s:%s" % (self.algo, self.digest) if self.digest else None
+
+
+def download_names(url, decompress):
+    """(the download's name, its compression suffix or "", the name of its decompressed content or None)."""
+    name = url_filename(url)
+    compression = compression_of(name) if decompress else ""
+    return name, compression, name[: -len(compression)] if compression else None
 
 
 # -- reading small files: checksum files, signatures, dates ------------------------------------------------------
@@ -147,10 +160,11 @@ def expected_checksum(filename, content_name, checksum=None, checksum_text=None,
 
 
 def resolve_expected(
-    name, content_name, checksum=None, checksum_url=None, signature_url=None, gpg_key=None, validate_certs=True
+    url, decompress, checksum=None, checksum_url=None, signature_url=None, gpg_key=None, validate_certs=True
 ):
-    """(the signer's fingerprint or None, the ``Expected`` checksum) of the download ``name``: from ``checksum``,
+    """(the signer's fingerprint or None, the ``Expected`` checksum) of the download at ``url``: from ``checksum``,
     or from the checksum file at ``checksum_url``, read only as gpg verified it when ``gpg_key`` is given."""
+    name, dummy, content_name = download_names(url, decompress)
     if not checksum_url:
         return None, expected_checksum(name, content_name, checksum=checksum)
     where = "the checksum file %s" % redact_url(checksum_url)
@@ -324,13 +338,12 @@ def fetch_image(urls, dest, expected, decompress, retries, timeout, validate_cer
     cache), compression, covers (what the checksum matched), size, file_checksum (of the file at path). ``notes`` gets a
     line for each broken connection resumed and each URL given up. Raises ModuleError naming every URL's failure.
     """
-    name = url_filename(urls[0])
-    compression = compression_of(name) if decompress else ""
-    content_name = name[: -len(compression)] if compression else name
+    name, compression, content_name = download_names(urls[0], decompress)
+    content_name = content_name or name
     path = cache_path(dest, expected, urls[0], content_name)
     # Without a checksum, nothing proves that a cached file is what the URL serves now: it is fetched again.
     record = cached_file(path) if expected.digest else None
-    if record and record.get("checksum") == "%s:%s" % (expected.algo, expected.digest):
+    if record and record.get("checksum") == expected.checksum:
         return dict(record, path=path, changed=False)
     if check_mode:
         return dict(path=path, changed=True, url=None, compression=compression[1:] or None, covers=None, size=None)
@@ -386,7 +399,7 @@ def _fetch_from(url, path, name, compression, expected, retries, timeout, valida
         digest = content_digest
     record = dict(
         url=label,
-        checksum="%s:%s" % (expected.algo, expected.digest) if expected.digest else None,
+        checksum=expected.checksum,
         covers=covers if expected.digest else None,
         compression=compression[1:] or None,
         file_checksum="%s:%s" % (algo, digest),
@@ -420,10 +433,10 @@ def _decompress(source_path, path, algo, label):
                 out.write(chunk)
         os.rename(partial, path)
     except ModuleError:
-        _remove(partial)
+        remove_file(partial)
         raise
     except Exception as exc:  # lzma, zlib, bz2 and zstandard each raise their own kind for bad data
-        _remove(partial)
+        remove_file(partial)
         raise ModuleError("cannot decompress %s: %s" % (label, exc))
     finally:
         digest = hasher.digests()[algo]
@@ -433,8 +446,3 @@ def _decompress(source_path, path, algo, label):
 def _write_record(path, record):
     """The sidecar that makes ``path`` a cache entry; written last and atomically, so a half-made entry has none."""
     write_json(_sidecar(path), record)
-
-
-def _remove(path):
-    if os.path.exists(path):
-        os.unlink(path)

@@ -458,15 +458,15 @@ def download_to(
         os.rename(tmp, dest)
         return digest
     except ModuleError as exc:
-        _remove(tmp)
+        remove_file(tmp)
         if exc.msg.endswith(kept):
             raise
         raise type(exc)(exc.msg + kept, **exc.details)
     except (IOError, OSError) as exc:
-        _remove(tmp)
+        remove_file(tmp)
         raise ModuleError("Failed to download %s to %s: %s%s" % (label, dest, exc.strerror or exc, kept))
     except BaseException:
-        _remove(tmp)
+        remove_file(tmp)
         raise
     finally:
         hasher.digests()
@@ -491,6 +491,7 @@ def _copy_response(response, out, hasher, syncer, progress):
         progress.add(len(chunk))
 
 
-def _remove(path):
+def remove_file(path):
+    """Remove ``path`` if it exists (a temporary file that must not stay behind)."""
     if os.path.exists(path):
         os.unlink(path)

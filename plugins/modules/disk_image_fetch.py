@@ -199,9 +199,7 @@ retried:
 
 from ansible_collections.osimages.glance.plugins.module_utils import _fetch as fetch
 from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
-from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import compression_of
 
 
 class DiskImageFetchModule(LocalModule):
@@ -230,11 +228,9 @@ class DiskImageFetchModule(LocalModule):
         for url in urls + [params["checksum_url"], params["signature_url"]]:
             self.secrets.update(url_secrets(url) if url else ())
         notes = []
-        name = url_filename(params["url"])
-        compression = compression_of(name) if params["decompress"] else ""
         signed_by, expected = fetch.resolve_expected(
-            name,
-            name[: -len(compression)] if compression else None,
+            params["url"],
+            params["decompress"],
             checksum=params["checksum"],
             checksum_url=params["checksum_url"],
             signature_url=params["signature_url"],
@@ -252,7 +248,7 @@ class DiskImageFetchModule(LocalModule):
             notes,
             check_mode=self.check_mode,
         )
-        checksum = "%s:%s" % (expected.algo, expected.digest) if expected.digest else None
+        checksum = expected.checksum
         after = dict(path=record["path"], checksum=checksum)
         return dict(
             changed=record["changed"],

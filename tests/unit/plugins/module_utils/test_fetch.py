@@ -104,11 +104,9 @@ def closed_port_url():
 
 def fetch_with(upstream, tmp_path, urls, checksum=None, checksum_path=None, decompress=True, check_mode=False, **gpg):
     """What disk_image_fetch does: resolve the checksum, then fetch. Returns (record, notes)."""
-    name = urls[0].rsplit("/", 1)[-1]
-    compression = fetch.compression_of(name) if decompress else ""
     signed_by, expected = fetch.resolve_expected(
-        name,
-        name[: -len(compression)] if compression else None,
+        urls[0],
+        decompress,
         checksum=checksum,
         checksum_url=upstream.url(checksum_path) if checksum_path else None,
         **gpg,
