@@ -9,7 +9,13 @@ The format is openstack-image-manager's (OSISM): YAML documents with a top-level
 with ``name``, ``format``, ``login``, ``status``, ``visibility``, ``multi``, ``meta``, ``tags``, ``versions`` and
 optionally ``latest_url`` / ``latest_checksum_url``. A catalog written for that tool reads here unchanged, with
 the same meaning. This collection adds a few keys of its own (``members``, ``stores``, ``method``,
-``container_format``, and a version's ``artifact``), listed in ``OUR_IMAGE_KEYS`` and ``OUR_VERSION_KEYS``.
+``container_format``, and a version's ``artifact``, ``kernel`` and ``ramdisk``), listed in ``OUR_IMAGE_KEYS`` and
+``OUR_VERSION_KEYS``.
+
+An image whose versions name a ``kernel`` and a ``ramdisk`` (an Ironic partition image, or one Nova boots with its
+own kernel) comes out as three images: a companion series for each (``aki`` and ``ari``), listed before it, with
+its versions, visibility and retention, and the image itself, which the planner links to them (``kernel_id`` and
+``ramdisk_id``) version by version.
 
 Pure functions, no I/O: the caller parses the files and passes ``(origin, document)`` pairs. ``load_catalog``
 returns the normalized images or raises ``CatalogError`` listing every problem, each with its origin and image.
@@ -75,12 +81,16 @@ OSISM_VERSION_KEYS = (
     "version",
     "visibility",
 )
-# ``artifact``: a local file instead of a URL, such as image_build's image_build_artifact fact.
-OUR_VERSION_KEYS = ("artifact",)
+# ``artifact``: a local file instead of a URL, such as image_build's image_build_artifact fact. ``kernel`` and
+# ``ramdisk``: where the version's kernel and ramdisk come from, each a mapping of COMPANION_SOURCE_KEYS.
+OUR_VERSION_KEYS = ("artifact", "kernel", "ramdisk")
 OUR_IMAGE_KEYS = tuple(OUR_IMAGE_DEFAULTS)
 IMAGE_KEYS = frozenset(REQUIRED_IMAGE_KEYS) | frozenset(OSISM_IMAGE_DEFAULTS) | frozenset(OUR_IMAGE_KEYS)
 VERSION_KEYS = frozenset(OSISM_VERSION_KEYS) | frozenset(OUR_VERSION_KEYS)
 ARTIFACT_KEYS = frozenset(("path", "sha512", "size", "disk_format", "container_format", "min_disk", "build_date"))
+# A version's kernel and ramdisk: (version key, the companion's disk and container format, the linking attribute).
+COMPANIONS = (("kernel", "aki", "kernel_id"), ("ramdisk", "ari", "ramdisk_id"))
+COMPANION_SOURCE_KEYS = frozenset(("url", "mirror_url", "checksum", "artifact"))
 
 STATUSES = ("active", "deactivated")
 METHODS = ("direct", "glance-direct", "web-download")
@@ -145,7 +155,7 @@ def load_catalog(documents):
         for index, raw in enumerate(document["images"]):
             image = _check_image(problems, origin, index, raw)
             if image is not None:
-                images.append(image)
+                images.extend(_with_companions(image))
     _check_names(problems, images)
     if problems.items:
         raise CatalogError(problems.items)
@@ -230,7 +240,73 @@ def _check_image(problems, origin, index, raw):
         problems.add(where, "an enabled image needs at least one version, or latest_url")
     image["versions"].sort(key=lambda item: natural_key(item["version"]))
     _check_retention(problems, where, image)
+    _check_companions(problems, where, image)
     return image
+
+
+def _check_companions(problems, where, image):
+    """A kernel or ramdisk is versioned with the image: every version names one, or none does."""
+    for key, dummy, dummy in COMPANIONS:
+        having = [version["version"] for version in image["versions"] if version[key]]
+        if having and len(having) < len(image["versions"]):
+            lacking = [version["version"] for version in image["versions"] if not version[key]]
+            problems.add(
+                where,
+                "%s is given for version(s) %s but not %s: every version needs one, or none",
+                key,
+                ", ".join(having),
+                ", ".join(lacking),
+            )
+        if having and (image["latest_url"] or LATEST in having):
+            problems.add(where, "a %s cannot follow an upstream latest file; list dated versions", key)
+    if any(version["kernel"] for version in image["versions"]) != any(
+        version["ramdisk"] for version in image["versions"]
+    ):
+        problems.add(where, "kernel and ramdisk go together: Ironic and Nova boot a kernel with its ramdisk")
+
+
+def companion_name(image, key):
+    """The name of the companion series that holds an image's kernel or ramdisk (``Debian 13 kernel``)."""
+    return "%s%s%s" % (image["name"], image["separator"], key)
+
+
+def _with_companions(image):
+    """The image, after a companion image for its kernel and one for its ramdisk when its versions name them.
+
+    A companion follows the image: the same versions, visibility, sharing, status and retention, always hidden
+    (it boots nothing alone), with no properties of the image's own but its ``uuid_validity``.
+    """
+    image["companions"], image["companion_of"] = {}, None
+    if not image["versions"] or not all(version["kernel"] and version["ramdisk"] for version in image["versions"]):
+        return [image]  # none, or a catalog problem _check_companions reported
+    found = []
+    for key, disk_format, field in COMPANIONS:
+        sources = [version[key] for version in image["versions"]]
+        companion = dict(
+            image,
+            name=companion_name(image, key),
+            format=disk_format,
+            container_format=disk_format,
+            login=None,
+            tags=[],
+            min_disk=0,
+            min_ram=0,
+            meta=dict((k, v) for k, v in image["meta"].items() if k == "uuid_validity"),
+            method=image["method"] if image["method"] != "web-download" or all(s["url"] for s in sources) else "direct",
+            companions={},
+            companion_of=image["name"],
+            versions=[_companion_version(version, version[key]) for version in image["versions"]],
+        )
+        image["companions"][field] = companion["name"]
+        found.append(companion)
+    return found + [image]
+
+
+def _companion_version(version, source):
+    companion = dict(version, checksums_url=None, hidden=True, os_version=None, id=None, source=None, meta={})
+    companion.update(image_description=None, kernel=None, ramdisk=None)
+    companion.update(source)
+    return companion
 
 
 def _check_template(problems, where, image):
@@ -288,7 +364,6 @@ def _check_version(problems, where, position, raw, image):
         "version": name,
         "url": raw.get("url"),
         "mirror_url": raw.get("mirror_url"),
-        "checksum": None,
         # checksum_url (a sidecar with one bare digest) reads like a checksums file that names no file.
         "checksums_url": raw.get("checksums_url") or raw.get("checksum_url"),
         "artifact": raw.get("artifact"),
@@ -311,10 +386,7 @@ def _check_version(problems, where, position, raw, image):
         problems.add(here, "a version needs a url or an artifact")
     if version["url"] is not None and version["artifact"] is not None:
         problems.add(here, "a version has a url or an artifact, not both")
-    for key in ("url", "mirror_url"):
-        value = version[key]
-        if value is not None and not (URL_PATTERN.match(str(value)) or FILE_URL_PATTERN.match(str(value))):
-            problems.add(here, "%s must be an http(s), ftp(s) or file: URL, not %r", key, value)
+    _check_source_urls(problems, here, version)
     if raw.get("checksums_url") and raw.get("checksum_url"):
         problems.add(here, "checksums_url and checksum_url are two ways to say one thing: give one")
     if version["checksums_url"] is not None and not URL_PATTERN.match(str(version["checksums_url"])):
@@ -323,13 +395,11 @@ def _check_version(problems, where, position, raw, image):
         problems.add(here, "version latest needs checksums_url: without it a new upstream file goes unnoticed")
     if name == LATEST and version["url"] is not None and not URL_PATTERN.match(str(version["url"])):
         problems.add(here, "version latest follows an http(s) or ftp(s) url, not %r", version["url"])
-    if raw.get("checksum") is not None:
-        try:
-            version["checksum"] = "%s:%s" % parse_checksum(str(raw["checksum"]))
-        except ValidationError as exc:
-            problems.add(here, exc.msg)
+    version["checksum"] = _check_checksum(problems, here, raw.get("checksum"))
     if version["artifact"] is not None:
         version["artifact"] = _check_artifact(problems, here, version["artifact"])
+    for key, dummy, dummy in COMPANIONS:
+        version[key] = _check_companion_source(problems, here, key, raw.get(key)) if raw.get(key) else None
     if raw.get("build_date") is not None:
         value = raw["build_date"]
         if isinstance(value, datetime.datetime):
@@ -348,6 +418,43 @@ def _check_version(problems, where, position, raw, image):
     if version["id"] is not None and not re.match(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", str(version["id"])):
         problems.add(here, "id must be a lower-case UUID")
     return version
+
+
+def _check_source_urls(problems, where, source):
+    for key in ("url", "mirror_url"):
+        value = source[key]
+        if value is not None and not (URL_PATTERN.match(str(value)) or FILE_URL_PATTERN.match(str(value))):
+            problems.add(where, "%s must be an http(s), ftp(s) or file: URL, not %r", key, value)
+
+
+def _check_checksum(problems, where, value):
+    """``ALGO:HEX`` normalized, or None (also when malformed, with the problem recorded)."""
+    if value is None:
+        return None
+    try:
+        return "%s:%s" % parse_checksum(str(value))
+    except ValidationError as exc:
+        problems.add(where, exc.msg)
+        return None
+
+
+def _check_companion_source(problems, here, key, raw):
+    """Where a version's kernel or ramdisk comes from: a url (with its checksum) or a local artifact."""
+    where = "%s, %s" % (here, key)
+    if not isinstance(raw, dict):
+        problems.add(where, "a mapping with a url (and checksum) or an artifact")
+        return None
+    unknown = sorted(set(raw) - COMPANION_SOURCE_KEYS)
+    if unknown:
+        problems.add(where, "unknown key(s): %s", ", ".join(unknown))
+    source = {"url": raw.get("url"), "mirror_url": raw.get("mirror_url"), "checksum": None, "artifact": None}
+    if (source["url"] is None) == (raw.get("artifact") is None):
+        problems.add(where, "a url or an artifact, one of them")
+    _check_source_urls(problems, where, source)
+    source["checksum"] = _check_checksum(problems, where, raw.get("checksum"))
+    if raw.get("artifact") is not None:
+        source["artifact"] = _check_artifact(problems, where, raw["artifact"])
+    return source
 
 
 def _check_artifact(problems, here, artifact):

@@ -18,6 +18,10 @@ How Glance images map to the catalog:
 - ``multi: true``: the newest listed version carries the image's name, the others ``NAME (VERSION)``, hidden;
   ``multi: false``: every version is visible as ``NAME VERSION``, and there is no stable name.
 
+An image with a kernel and a ramdisk (``_catalog.COMPANIONS``) comes after their companion series in the catalog:
+each of its versions links the companions' images of the same version (``kernel_id``, ``ramdisk_id``). A new
+version is created unlinked; its final step links it, and runs only once the companions hold their data.
+
 Retention follows SCS ``uuid_validity`` (scs-0102): versions the catalog lists always stay; of the others, the
 ones still valid stay, hidden (their UUID still boots), and the expired ones are deactivated, or deleted when
 deletion is enabled. A protected image is never deleted.
@@ -29,8 +33,10 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.osimages.glance.plugins.module_utils._catalog import COMPANIONS
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import natural_key
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import versioned_name
+from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UNINSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
@@ -58,6 +64,8 @@ NOTHING = "nothing"
 # Phases: every transfer first (they may run in parallel), then per image the metadata in this order.
 TRANSFER, LEAVE_NAME, SETTLE, TAKE_NAME, RETIRE = range(5)
 NO_DATA_STATUSES = ("queued", "uploading", "saving", "importing")
+# The attributes that link an image to its companions' images.
+LINK_FIELDS = tuple(field for dummy, dummy, field in COMPANIONS)
 DEAD_STATUSES = ("killed", "deleted", "pending_delete")
 
 
@@ -107,7 +115,8 @@ class Step(object):
 
 
 class CatalogPlan(object):
-    def __init__(self, steps):
+    def __init__(self, steps, companions=()):
+        self.companions = frozenset(companions)  # the series that hold another image's kernel or ramdisk
         # Image by image, as they run; within an image, by phase (a name is left before it is taken).
         first_seen = {}
         for step in steps:
@@ -121,6 +130,10 @@ class CatalogPlan(object):
     def for_image(self, image):
         return [step for step in self.steps if step.image == image]
 
+    def uploads_pending(self, images):
+        """Whether a version of any of ``images`` still waits for its bytes."""
+        return any(step.action == UPLOAD and step.image in images for step in self.steps)
+
     def as_list(self):
         return [step.as_dict() for step in self.steps]
 
@@ -129,8 +142,8 @@ class CatalogPlan(object):
         properties (merged over the ones Glance holds, which the plan does not purge). What the SCS audit checks."""
         states = []
         for step in self.steps:
-            if step.action in (CREATE, UPLOAD) or "properties" not in step.params:
-                continue
+            if step.action in (CREATE, UPLOAD) or "properties" not in step.params or step.image in self.companions:
+                continue  # a kernel or ramdisk is not an image users boot: the audit is the image's own
             held = images_by_id.get(step.image_id) or {}
             states.append(
                 {
@@ -229,11 +242,16 @@ def plan_catalog(catalog, glance_images, managed_tag, project_id, today, delete_
     _check_strangers(problems, catalog, glance_images, managed_tag, project_id)
     steps = []
     published = set()
+    planned_ids = {}  # (series, version) -> the image ID it has or takes, for the images that link to it
     for image in catalog:
         published.add(image["name"])
         series = by_series.get(image["name"], [])
         if image["enable"]:
-            steps.extend(_plan_image(problems, image, series, managed_tag, project_id, today, delete_retired))
+            image_steps = _plan_image(
+                problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids
+            )
+            planned_ids.update(((step.image, step.version), step.image_id) for step in image_steps if step.image_id)
+            steps.extend(image_steps)
         else:
             retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"])
             steps.extend(_retire_series(image["name"], series, retention, "the catalog disables it"))
@@ -248,7 +266,7 @@ def plan_catalog(catalog, glance_images, managed_tag, project_id, today, delete_
         steps.extend(_retire_series(series_name, series, retention, "no longer in the catalog"))
     if problems:
         raise CatalogPlanError(problems)
-    return CatalogPlan(steps)
+    return CatalogPlan(steps, companions=[image["name"] for image in catalog if image["companion_of"]])
 
 
 def _version_key(image):
@@ -345,7 +363,7 @@ def _expected_sha512(version):
     return checksum.partition(":")[2] if checksum.startswith("sha512:") else None
 
 
-def _plan_image(problems, image, series, managed_tag, project_id, today, delete_retired):
+def _plan_image(problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids):
     name = image["name"]
     by_version = {}
     for glance in series:
@@ -362,7 +380,12 @@ def _plan_image(problems, image, series, managed_tag, project_id, today, delete_
     for version in image["versions"]:
         holders = by_version.get(version["version"], [])
         current = holders[0] if len(holders) == 1 else None
-        steps.extend(_plan_version(problems, image, version, current, newest, managed_tag, project_id))
+        links = dict(
+            (field, planned_ids[(companion, version["version"])])
+            for field, companion in image["companions"].items()
+            if (companion, version["version"]) in planned_ids
+        )
+        steps.extend(_plan_version(problems, image, version, current, newest, managed_tag, project_id, links))
 
     # Versions in Glance the catalog no longer lists: newest first, ranked among all versions of the series.
     everything = sorted(set(listed) | set(v for v in by_version if v), key=natural_key, reverse=True)
@@ -375,8 +398,11 @@ def _plan_image(problems, image, series, managed_tag, project_id, today, delete_
     return steps
 
 
-def _plan_version(problems, image, version, current, newest, managed_tag, project_id):
-    """The steps of one listed version: create and upload when Glance lacks it, then its final state."""
+def _plan_version(problems, image, version, current, newest, managed_tag, project_id, links):
+    """The steps of one listed version: create and upload when Glance lacks it, then its final state.
+
+    ``links``: the IDs of this version's kernel and ramdisk images, as kernel_id and ramdisk_id.
+    """
     name = image["name"]
     number = version["version"]
     takes_name = image["multi"] and number == newest
@@ -390,6 +416,7 @@ def _plan_version(problems, image, version, current, newest, managed_tag, projec
         "properties": _wanted_properties(image, version, osism=bool(managed_tag)),
         "tags": _wanted_tags(image, managed_tag),
     }
+    final.update(links)
     if final["visibility"] == "shared":
         final["members"] = image["members"]
     steps = []
@@ -399,7 +426,8 @@ def _plan_version(problems, image, version, current, newest, managed_tag, projec
         seed = None if version["id"] else "osimages.glance.catalog/%s/%s/%s" % (project_id, name, number)
         image_id = version["id"] or derived_image_id(seed)
         created = dict(final, name=versioned_name(image, number), visibility="private", hidden=True)
-        created.pop("members", None)
+        for field in ("members",) + LINK_FIELDS:  # linked when promoted, once the kernel and ramdisk hold data
+            created.pop(field, None)
         created.update(disk_format=image["format"], container_format=image["container_format"])
         steps.append(
             Step(TRANSFER, CREATE, name, number, "not in Glance", image_id, created["name"], created, seed=seed)
@@ -456,6 +484,8 @@ def _upload(image, version, image_id, expected, reason):
         "checksum": version["checksum"] or ("sha512:%s" % expected if expected else None),
         "method": image["method"],
         "stores": image["stores"],
+        # Kernels and ramdisks: no inspector reads them; Glance takes their bytes as they are.
+        "skip_format_check": image["format"] in UNINSPECTABLE_FORMATS,
     }
     return Step(TRANSFER, UPLOAD, image["name"], version["version"], reason, image_id, source=source)
 

@@ -22,6 +22,12 @@ description:
     resolves it to a version: the listed version with that checksum, else the version in Glance that recorded it
     (property C(osimages_source_checksum)), else a new version named after the upstream file''s date. An
     unchanged upstream file changes nothing; a new one is rotated in like any new version.'
+  - 'A version may name its C(kernel) and C(ramdisk) (each a C(url) with C(checksum), or an C(artifact)): an Ironic
+    partition image, or one Nova boots with its own kernel. They become the companion images C(NAME kernel)
+    (C(aki)) and C(NAME ramdisk) (C(ari)), hidden, with the image''s versions, sharing and retention, and each
+    version of the image gets C(kernel_id) and C(ramdisk_id). The three are published as one - the image is linked
+    once its kernel and ramdisk hold data, a failed transfer of any of them rolls back the new version of all
+    three, and they retire together.'
   - 'The plan, per Glance image: create, upload, promote, demote, update, hide, deactivate, delete or nothing,
     each with its reason. It is ordered so that no two visible images ever carry one name: an image leaves a name
     before another one takes it.'
@@ -270,6 +276,11 @@ transfers:
       description: The stores to upload to.
       type: list
       elements: str
+    skip_format_check:
+      description:
+        - Whether the bytes are a format no inspector reads (a kernel or ramdisk), for
+          O(osimages.glance.glance_image_data#module:skip_format_check).
+      type: bool
 failed:
   description: The catalog images that could not be published, with why. The task fails when this is not empty.
   returned: always
@@ -407,20 +418,26 @@ class GlanceCatalogModule(GlanceModule):
             audit, failure = audit_result(rows, params["scs_audit"])
             if failure:
                 raise ModuleError("%s; nothing was changed in Glance" % failure, **audit)
-        if params["after_transfers"] and not self.check_mode and self._roll_back(regions, acting, failed, project_id):
+        together = _published_together(catalog)
+        after_transfers = params["after_transfers"] and not self.check_mode
+        if after_transfers and self._roll_back(regions, acting, failed, project_id, together):
             changed = True
             self._plan(regions, catalog, project_id)
         transfers, registered = [], []
         if not self.check_mode:
             for region in acting:
                 for name in _names_in_order(catalog, region.plan):
-                    if name in failed:
+                    if together.get(name, {name}) & set(failed):
                         continue
+                    # An image links its kernel and ramdisk only once they hold data: it waits for their uploads too.
+                    waiting = region.plan.uploads_pending(together.get(name, {name}))
                     try:
-                        changed |= self._execute(region, region.plan.for_image(name), transfers, registered, primary)
+                        steps = region.plan.for_image(name)
+                        changed |= self._execute(region, steps, transfers, registered, primary, waiting)
                     except ModuleError as exc:
                         failed[name] = region.say(exc.msg)
                         changed = True
+            _fail_together(failed, together)
             transfers = self._withdraw(transfers, registered, failed)
         result = self._result(acting, catalog, transfers, failed, changed)
         result.update(audit)
@@ -562,7 +579,7 @@ class GlanceCatalogModule(GlanceModule):
         checksum = recorded[-1]["properties"][SOURCE_CHECKSUM_PROPERTY]
         return resolve_latest(image, checksum, datetime.date.today, series, VERSION_PROPERTY)
 
-    def _roll_back(self, regions, acting, failed, project_id):
+    def _roll_back(self, regions, acting, failed, project_id, together):
         """After the transfers: an image whose new version lacks its data in any region is rolled back in all.
 
         Its new versions are deleted in every region this call changes (only those the first call handed out,
@@ -589,6 +606,7 @@ class GlanceCatalogModule(GlanceModule):
             for step in region.plan.steps:
                 if step.action == UPLOAD:
                     why.setdefault(step.image, region.say("version %s has no data after the transfers" % step.version))
+        _fail_together(why, together)
         deleted = {}
         for region, image in candidates:
             name = series_of(image)
@@ -601,12 +619,12 @@ class GlanceCatalogModule(GlanceModule):
             failed[name] = "%s.%s The current version is unchanged" % (reason, undone)
         return bool(deleted)
 
-    def _execute(self, region, steps, transfers, registered, primary):
-        """One catalog image's steps in order; a new version without its bytes yet stops after its creation."""
+    def _execute(self, region, steps, transfers, registered, primary, waiting):
+        """One catalog image's steps in order; while a new version (of it, or of its kernel or ramdisk: ``waiting``)
+        has no bytes yet, only creations and transfers run. After the transfers, _roll_back has already failed
+        every image with a version still to upload."""
         changed = False
         created = {}  # a derived ID further down its seed, when Glance keeps the first one for a deleted image
-        # After the transfers, _roll_back has already failed every image with a version still to upload.
-        waiting = [step for step in steps if step.action == UPLOAD]
         for step in steps:
             if not step.changes:
                 continue
@@ -691,6 +709,23 @@ def _properties_of(catalog):
     return found
 
 
+def _published_together(catalog):
+    """Name -> the names published with it: an image and its kernel and ramdisk fail, and roll back, as one."""
+    together = {}
+    for image in catalog:
+        if image["companions"]:
+            group = set(image["companions"].values()) | {image["name"]}
+            together.update((name, group) for name in group)
+    return together
+
+
+def _fail_together(failed, together):
+    """Fail the images published together with a failed one, saying which one failed."""
+    for name in list(failed):
+        for other in sorted(together.get(name, ())):
+            failed.setdefault(other, "not published, as %s failed with it" % name)
+
+
 def _names_in_order(catalog, plan):
     """The catalog's images, then the series it no longer lists (they have only retirement steps)."""
     names = [image["name"] for image in catalog]
@@ -734,6 +769,7 @@ def _transfer(region, step, image_id, primary):
         checksum=source["checksum"],
         method=source["method"],
         stores=source["stores"],
+        skip_format_check=source["skip_format_check"],
         source_region=None,
         source_image=None,
     )

@@ -258,6 +258,87 @@ def test_latest_url_follows_a_moving_upstream_file_through_its_checksum_file(run
         assert (now[(name, "20261120")]["name"], now[(name, "20261120")]["os_hidden"]) == (name + " (20261120)", True)
 
 
+@pytest.mark.newest_only
+@pytest.mark.long(90)
+def test_a_kernel_and_ramdisk_publish_link_roll_back_and_retire_with_their_image(run_playbook, prefix, sdk, tmp_path):
+    """Ironic's three images: aki and ari companions, linked by kernel_id / ramdisk_id, versioned as one."""
+    conn = sdk("demo")
+    tag, name = prefix + "managed", prefix + "Bare"
+    files = {}
+    for key in ("disk1", "kernel1", "ramdisk1", "disk2", "kernel2", "ramdisk2"):
+        path = tmp_path / key
+        path.write_bytes(os.urandom(128 * 1024 + len(files)))
+        files[key] = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    with file_server(tmp_path) as base:
+
+        def version(number, boot_files=True, ramdisk_checksum=None):
+            found = {"version": number, "artifact": files["disk%s" % number]["path"]}
+            kernel = "kernel%s" % number
+            if boot_files:
+                found["kernel"] = {"url": "%s/%s" % (base, kernel), "checksum": "sha256:" + files[kernel]["sha256"]}
+                found["ramdisk"] = (
+                    {"artifact": files["ramdisk%s" % number]["path"]}
+                    if ramdisk_checksum is None
+                    else {"url": "%s/ramdisk%s" % (base, number), "checksum": ramdisk_checksum}
+                )
+            return found
+
+        def publish(versions, **variables):
+            extra = dict(
+                catalog_publish_cloud="demo",
+                catalog_publish_images=[image(name, versions, validity="none")],
+                catalog_publish_managed_tag=tag,
+                catalog_publish_cache_dir=str(tmp_path / "cache"),
+                **variables,
+            )
+            return run_playbook("catalog.yml", extra)
+
+        def linked(found, number):
+            disk, kernel, ramdisk = (found[(series, number)] for series in (name, name + " kernel", name + " ramdisk"))
+            assert (kernel["disk_format"], kernel["container_format"]) == ("aki", "aki")
+            assert (ramdisk["disk_format"], ramdisk["container_format"]) == ("ari", "ari")
+            assert (disk["kernel_id"], disk["ramdisk_id"]) == (kernel["id"], ramdisk["id"])
+            assert kernel["os_hash_value"] == sha512_file(tmp_path / ("kernel%s" % number))
+            assert kernel["status"] == ramdisk["status"] == disk["status"] == "active"
+            assert (disk["name"], disk["os_hidden"]) == (name, False)
+            assert (kernel["name"], kernel["os_hidden"], ramdisk["name"], ramdisk["os_hidden"]) == (
+                name + " kernel",
+                True,
+                name + " ramdisk",
+                True,
+            )
+            return disk, kernel, ramdisk
+
+        plain = publish([version("1", boot_files=False)])
+        assert plain.rc == 0, plain.output
+        before = series(conn, tag)
+
+        # The version gains a kernel and a ramdisk, and the ramdisk does not match its checksum: the kernel that
+        # did arrive is deleted again, and the image is not linked to it, not even for a moment.
+        broken = publish([version("1", ramdisk_checksum="sha256:" + "0" * 64)])
+        assert broken.rc != 0 and "as %s ramdisk failed with it" % name in broken.output, broken.output
+        assert series(conn, tag) == before and "kernel_id" not in before[(name, "1")]
+
+        # Published again, the kernel walks past the ID Glance keeps for the deleted one, and the image links it.
+        fixed = publish([version("1")])
+        assert fixed.rc == 0, fixed.output
+        found = series(conn, tag)
+        assert sorted(found) == [(name, "1"), (name + " kernel", "1"), (name + " ramdisk", "1")]
+        disk, kernel, ramdisk = linked(found, "1")
+        assert disk["id"] == before[(name, "1")]["id"]
+        again = publish([version("1")])
+        assert again.rc == 0 and again.changed == 0, again.output
+
+        # A new version of the three: with uuid_validity none and deletion on, version 1 of each is deleted.
+        rotated = publish([version("2")], catalog_publish_delete_retired=True)
+        assert rotated.rc == 0, rotated.output
+        now = series(conn, tag)
+        assert sorted(now) == [(name, "2"), (name + " kernel", "2"), (name + " ramdisk", "2")]
+        linked(now, "2")
+        for gone in (disk, kernel, ramdisk):
+            assert raw_image(conn, gone["id"]) is None
+
+
 def test_the_second_call_rolls_back_only_the_versions_the_first_call_handed_out(run_module, prefix, sdk, sources):
     """A new version another publication registered a moment ago (queued, hidden) is not this run's to roll back."""
     conn = sdk("demo")

@@ -407,8 +407,10 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     assert rewritten.facts["artifact"]["packages"] == artifact["packages"]
 
 
-@pytest.mark.long(240)
-def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
+@pytest.mark.long(270)
+def test_dib_backend_builds_a_baremetal_image_published_with_its_kernel_and_ramdisk(
+    run_playbook, prefix, sdk, tmp_path
+):
     mirrors = debian_mirrors()
     env = {"DIB_RELEASE": "bookworm", "DIB_DISTRIBUTION_MIRROR": mirrors["main"]}
     if "security" in mirrors:
@@ -430,6 +432,24 @@ def test_dib_backend_builds_a_baremetal_image(run_playbook, tmp_path):
     assert_package_manifest(artifact, {"linux-image-amd64", "systemd"})
     again = build(run_playbook, tmp_path, **variables)
     assert again.rc == 0 and again.changed == 0, again.output
+
+    # Ironic boots a partition image with its kernel and ramdisk: three images, linked, versioned together.
+    name = prefix + "baremetal"
+    published = publish(run_playbook, name, "1", artifact, image_publish_kernel_and_ramdisk=True)
+    assert published.rc == 0, published.output
+    conn = sdk("demo")
+    (disk,) = versions(conn, name).values()
+    (kernel,) = versions(conn, name + "-kernel").values()
+    (ramdisk,) = versions(conn, name + "-ramdisk").values()
+    assert (disk["kernel_id"], disk["ramdisk_id"]) == (kernel["id"], ramdisk["id"])
+    assert published.facts["image"]["id"] == disk["id"] and published.facts["image"]["kernel_id"] == kernel["id"]
+    assert (kernel["disk_format"], kernel["container_format"], kernel["os_hidden"]) == ("aki", "aki", True)
+    assert (ramdisk["disk_format"], ramdisk["container_format"], ramdisk["os_hidden"]) == ("ari", "ari", True)
+    assert kernel["os_hash_value"] == sha512_file(artifact["kernel"])
+    assert ramdisk["os_hash_value"] == sha512_file(artifact["initrd"])
+    assert (disk["name"], disk["os_hidden"], disk["status"]) == (name, False, "active")
+    unchanged = publish(run_playbook, name, "1", artifact, image_publish_kernel_and_ramdisk=True)
+    assert unchanged.rc == 0 and unchanged.changed == 0, unchanged.output
 
 
 def test_the_kvm_probe_answers_without_booting(run_module):

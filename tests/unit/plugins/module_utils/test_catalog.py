@@ -224,3 +224,81 @@ def test_names_must_be_unique_across_files():
 def test_a_disabled_image_needs_no_versions():
     (image,) = load(entry(enable=False, versions=[]))
     assert image["enable"] is False and image["versions"] == []
+
+
+def baremetal(version="20260101", **sources):
+    """A version with a kernel and a ramdisk, each from a URL by default."""
+    base = "http://127.0.0.1:8080/%s" % version
+    found = {
+        "version": version,
+        "url": base + ".qcow2",
+        "checksum": "sha256:" + SHA256,
+        "kernel": {"url": base + ".vmlinuz", "checksum": "sha256:" + "b" * 64},
+        "ramdisk": {"artifact": {"path": "/srv/build/%s.initrd" % version, "sha512": "c" * 128}},
+    }
+    found.update(sources)
+    return found
+
+
+def test_a_kernel_and_a_ramdisk_become_companion_series_listed_before_their_image():
+    kernel, ramdisk, image = load(entry(versions=[baremetal("2"), baremetal("1")], visibility="shared", members=["p"]))
+    assert [kernel["name"], ramdisk["name"], image["name"]] == ["Debian 13 kernel", "Debian 13 ramdisk", "Debian 13"]
+    assert image["companions"] == {"kernel_id": "Debian 13 kernel", "ramdisk_id": "Debian 13 ramdisk"}
+    assert image["companion_of"] is None and kernel["companion_of"] == ramdisk["companion_of"] == "Debian 13"
+    assert (kernel["format"], kernel["container_format"], ramdisk["format"], ramdisk["container_format"]) == (
+        "aki",
+        "aki",
+        "ari",
+        "ari",
+    )
+    # Versioned, shared, rotated and retired with the image; hidden, with none of its properties but uuid_validity.
+    assert [v["version"] for v in kernel["versions"]] == ["1", "2"] == [v["version"] for v in image["versions"]]
+    assert kernel["visibility"] == "shared" and kernel["members"] == ["p"] and kernel["validity"] == image["validity"]
+    assert kernel["meta"] == {"uuid_validity": "last-3"} and kernel["tags"] == [] and kernel["login"] is None
+    assert all(v["hidden"] is True for v in kernel["versions"] + ramdisk["versions"])
+    first = kernel["versions"][0]
+    assert (first["url"], first["checksum"], first["artifact"]) == (
+        "http://127.0.0.1:8080/1.vmlinuz",
+        "sha256:" + "b" * 64,
+        None,
+    )
+    assert ramdisk["versions"][0]["url"] is None and ramdisk["versions"][0]["artifact"]["path"] == "/srv/build/1.initrd"
+    assert image["versions"][0]["kernel"]["url"] == first["url"]  # the image keeps what it was given
+
+
+def test_an_image_without_a_kernel_has_no_companions():
+    (image,) = load(entry())
+    assert image["companions"] == {} and image["companion_of"] is None
+
+
+BROKEN_COMPANIONS = [
+    (
+        "a kernel for one version only",
+        [baremetal("2"), {"version": "1", "url": "http://127.0.0.1/1"}],
+        "kernel is given",
+    ),
+    ("a kernel without a ramdisk", [baremetal(ramdisk=None)], "kernel and ramdisk go together"),
+    ("a url and an artifact", [baremetal(kernel={"url": "http://127.0.0.1/k", "artifact": "/k"})], "a url or an"),
+    ("neither", [baremetal(kernel={"checksum": "sha256:" + SHA256})], "kernel: a url or an artifact, one of them"),
+    ("an unknown key", [baremetal(kernel={"url": "http://127.0.0.1/k", "meta": {}})], "kernel: unknown key(s): meta"),
+    (
+        "a malformed checksum",
+        [baremetal(ramdisk={"url": "http://127.0.0.1/r", "checksum": "md5:1"})],
+        "ramdisk: checks",
+    ),
+    ("not a mapping", [baremetal(kernel="http://127.0.0.1/k")], "kernel: a mapping with a url"),
+    ("not a URL", [baremetal(kernel={"url": "vmlinuz"})], "kernel: url must be an http(s), ftp(s) or file: URL"),
+]
+
+
+@pytest.mark.parametrize(
+    "versions, expected", [case[1:] for case in BROKEN_COMPANIONS], ids=[c[0] for c in BROKEN_COMPANIONS]
+)
+def test_a_kernel_or_ramdisk_given_wrong_is_a_catalog_problem(versions, expected):
+    problems = problems_of(entry(versions=versions))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_a_companion_name_taken_by_another_image_is_a_catalog_problem():
+    problems = problems_of(entry(versions=[baremetal()]), entry(name="Debian 13 kernel"))
+    assert any("the name 'Debian 13 kernel' (its name) is also taken" in problem for problem in problems), problems

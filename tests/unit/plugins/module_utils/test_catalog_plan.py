@@ -358,3 +358,106 @@ def test_published_is_each_listed_version_as_the_plan_leaves_it():
     assert (
         states["3"]["properties"]["image_original_user"] == "debian" and "hw_disk_bus" not in states["3"]["properties"]
     )
+
+
+def baremetal_entry(versions=("2",), validity="last-3"):
+    """An image with a kernel and a ramdisk in every version (local artifacts, as image_publish hands them)."""
+    image = entry(versions=versions, validity=validity)
+    for version in image["versions"]:
+        for key in ("kernel", "ramdisk"):
+            version[key] = {"artifact": "/srv/build/%s.%s" % (version["version"], key)}
+    return image
+
+
+def glance_after(result):
+    """What Glance holds once a plan ran and every transfer arrived: each listed version in its final state."""
+    created = dict((step.image_id, step.params) for step in result.steps if step.action == cp.CREATE)
+    held = []
+    for step in result.steps:
+        if step.action not in (cp.PROMOTE, cp.UPDATE, cp.NOTHING) or "properties" not in step.params:
+            continue
+        params = step.params
+        raw = {
+            "id": step.image_id,
+            "name": params["name"],
+            "status": "active",
+            "visibility": params["visibility"],
+            "os_hidden": params["hidden"],
+            "owner": PROJECT,
+            "tags": params["tags"],
+            "disk_format": created[step.image_id]["disk_format"],
+            "container_format": created[step.image_id]["container_format"],
+            "min_disk": params["min_disk"],
+            "min_ram": params["min_ram"],
+            "os_hash_algo": "sha512",
+            "os_hash_value": SHA512,
+            "created_at": "2026-01-0%sT00:00:00Z" % step.version,
+            "protected": False,
+        }
+        raw.update((field, params[field]) for field in cp.LINK_FIELDS if field in params)
+        raw.update(params["properties"])
+        held.append(normalize(raw))
+    return held
+
+
+def test_a_kernel_and_ramdisk_are_published_first_and_the_image_links_them():
+    result = plan([baremetal_entry()], [])
+    assert steps(result) == [
+        ("create", "Debian kernel", "2"),
+        ("upload", "Debian kernel", "2"),
+        ("promote", "Debian kernel", "2"),
+        ("create", "Debian ramdisk", "2"),
+        ("upload", "Debian ramdisk", "2"),
+        ("promote", "Debian ramdisk", "2"),
+        ("create", "Debian", "2"),
+        ("upload", "Debian", "2"),
+        ("promote", "Debian", "2"),
+    ]
+    kernel, ramdisk, image = (result.steps[index] for index in (0, 3, 6))
+    assert (kernel.params["disk_format"], kernel.params["container_format"]) == ("aki", "aki")
+    assert (ramdisk.params["disk_format"], ramdisk.params["container_format"]) == ("ari", "ari")
+    # The image is created unlinked, and linked when promoted, by the IDs its companions take; until their bytes
+    # arrive, nothing of the three goes further than its creation.
+    assert "kernel_id" not in image.params and "ramdisk_id" not in image.params
+    promote = result.steps[8].params
+    assert (promote["kernel_id"], promote["ramdisk_id"]) == (kernel.image_id, ramdisk.image_id)
+    assert result.uploads_pending({"Debian kernel"}) and not result.uploads_pending({"Other"})
+    assert "kernel_id" not in kernel.params and "kernel_id" not in ramdisk.params
+    # Companions stay hidden when they take their name; no inspector reads their bytes.
+    assert result.steps[2].params["hidden"] is True and result.steps[2].params["name"] == "Debian kernel"
+    assert [step.source["skip_format_check"] for step in result.steps if step.action == cp.UPLOAD] == [
+        True,
+        True,
+        False,
+    ]
+    # The SCS audit looks at the image users boot, not at its kernel and ramdisk.
+    assert [state["name"] for state in result.published({})] == ["Debian"]
+
+
+def test_a_published_baremetal_image_changes_nothing_and_a_lost_link_is_restored():
+    held = glance_after(plan([baremetal_entry()], []))
+    assert changes(plan([baremetal_entry()], held)) == []
+    image = [glance for glance in held if glance["name"] == "Debian"][0]
+    kernel_id = image["kernel_id"]
+    image["kernel_id"] = None  # an operator unset it
+    result = plan([baremetal_entry()], held)
+    assert changes(result) == [("update", "2")]
+    assert [step.params["kernel_id"] for step in result.steps if step.action == cp.UPDATE] == [kernel_id]
+
+
+def test_a_new_version_links_the_new_kernel_and_the_three_retire_together():
+    held = glance_after(plan([baremetal_entry(versions=("2",))], []))
+    result = plan([baremetal_entry(versions=("3",), validity="none")], held, delete_retired=True)
+    assert [(step.image, step.version) for step in result.steps if step.action == cp.DELETE] == [
+        ("Debian kernel", "2"),
+        ("Debian ramdisk", "2"),
+        ("Debian", "2"),
+    ]
+    created = dict((step.image, step.image_id) for step in result.steps if step.action == cp.CREATE)
+    promote = [step for step in result.steps if step.action == cp.PROMOTE and step.image == "Debian"][0]
+    assert (promote.params["kernel_id"], promote.params["ramdisk_id"]) == (
+        created["Debian kernel"],
+        created["Debian ramdisk"],
+    )
+    old_kernel = [glance["id"] for glance in held if glance["name"] == "Debian kernel"][0]
+    assert promote.params["kernel_id"] != old_kernel

@@ -1,14 +1,18 @@
 """glance_catalog's transfers across regions: what each region is handed, from the plan's upload step. The
 regions' Glances are stand-ins that answer which import methods they enable; the live two-region tests cover the
-rest (tests/integration/test_live_regions.py)."""
+rest (tests/integration/test_live_regions.py). And which images fail together (an image with its kernel and ramdisk).
+"""
 
 import pytest
 
+from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import TRANSFER
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import UPLOAD
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CatalogPlan
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import Step
 from ansible_collections.osimages.glance.plugins.modules.glance_catalog import Region
+from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _fail_together
+from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _published_together
 from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _transfer
 
 IMAGE_ID = "0c6f5a3e-8f4b-5b8e-9d7a-1e2f3a4b5c6d"
@@ -26,6 +30,7 @@ class MethodsApi:
 
 def upload_step(url=None, artifact=None, checksum=None, method="direct"):
     source = {"url": url, "artifact": artifact, "checksum": checksum, "method": method, "stores": []}
+    source["skip_format_check"] = False
     return Step(TRANSFER, UPLOAD, "Debian 13", "20261201", "new version", IMAGE_ID, source=source)
 
 
@@ -72,3 +77,43 @@ def test_a_region_without_glance_download_gets_the_bytes_as_well(step, method, s
     if method == "web-download":
         assert transfers[0]["url"] == step.source["url"]
     assert second.api.asked == 1, "a region's import methods are asked once per run"
+
+
+def test_an_image_and_its_kernel_and_ramdisk_fail_together_and_others_go_on():
+    catalog = load_catalog(
+        [
+            (
+                "catalog.yml",
+                {
+                    "images": [
+                        {
+                            "name": name,
+                            "format": "raw",
+                            "login": "root",
+                            "status": "active",
+                            "visibility": "private",
+                            "versions": [dict(version, version="1", url="http://127.0.0.1/%s" % name)],
+                        }
+                        for name, version in (
+                            (
+                                "Bare",
+                                {"kernel": {"url": "http://127.0.0.1/k"}, "ramdisk": {"url": "http://127.0.0.1/r"}},
+                            ),
+                            ("Other", {}),
+                        )
+                    ]
+                },
+            )
+        ]
+    )
+    together = _published_together(catalog)
+    assert together["Bare kernel"] == together["Bare"] == {"Bare", "Bare kernel", "Bare ramdisk"}
+    assert "Other" not in together
+    failed = {"Bare ramdisk": "the transfer of version 1 failed", "Other": "down"}
+    _fail_together(failed, together)
+    assert failed == {
+        "Bare ramdisk": "the transfer of version 1 failed",
+        "Bare": "not published, as Bare ramdisk failed with it",
+        "Bare kernel": "not published, as Bare ramdisk failed with it",
+        "Other": "down",
+    }
