@@ -7,6 +7,7 @@ did is checked with plain openstacksdk and qemu-img, never with the roles' own f
 import hashlib
 import json
 import lzma
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -379,8 +380,8 @@ def assert_package_manifest(artifact, some_packages):
     assert all(package["version"] and package["architecture"] in ("amd64", "all") for package in listed)
 
 
-@pytest.mark.long(190)
-def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path):
+@pytest.mark.long(260)
+def test_rootfs_backend_builds_a_debian_image_that_boots_and_customizes_as_vhdx(run_playbook, tmp_path):
     variables = dict(
         image_build_backend="rootfs",
         image_build_rootfs_mirror=debian_mirrors()["main"],
@@ -405,6 +406,27 @@ def test_rootfs_backend_builds_a_debian_image_that_boots(run_playbook, tmp_path)
     rewritten = build(run_playbook, tmp_path, **variables)
     assert rewritten.rc == 0 and rewritten.changed == 1, rewritten.output
     assert rewritten.facts["artifact"]["packages"] == artifact["packages"]
+
+    # That image as a vhdx source, customized by virt-customize (libguestfs) on a qcow2 copy that qemu-img makes
+    # through the one format map; the file it wrote is read back from the ext4 file system with debugfs.
+    vhdx = tmp_path / "debian.vhdx"
+    subprocess.run(["qemu-img", "convert", "-O", "vhdx", artifact["path"], str(vhdx)], check=True)
+    customized = build(
+        run_playbook,
+        tmp_path,
+        image_build_name="customized",
+        image_build_backend="file",
+        image_build_src=str(vhdx),
+        image_build_src_format="vhdx",
+        image_build_format="raw",
+        image_build_customize=["write /etc/osimages-customized:from-vhdx"],
+    )
+    assert customized.rc == 0, customized.output
+    root_fs = customized.facts["artifact"]["path"]
+    written = subprocess.run(
+        ["debugfs", "-R", "cat /etc/osimages-customized", root_fs], check=True, capture_output=True, text=True
+    )
+    assert written.stdout == "from-vhdx"
 
 
 @pytest.mark.long(270)
@@ -463,12 +485,15 @@ def test_the_kvm_probe_answers_without_booting(run_module):
 
 
 def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):
-    """These machines have no kpartx: a DIB vm build must stop in preflight with the reason."""
-    if subprocess.run(["sh", "-c", "command -v kpartx"], check=False, capture_output=True).returncode == 0:
-        pytest.skip("this host has kpartx")
+    """These machines' kernels have no device-mapper (kpartx and dmsetup come with libguestfs all the same): a DIB
+    vm build must stop in preflight with the reason."""
+    probe = "grep -qw device-mapper /proc/misc || sudo -n dmsetup version"
+    if subprocess.run(["sh", "-c", probe], check=False, capture_output=True).returncode == 0:
+        pytest.skip("this host has device-mapper")
     result = build(run_playbook, tmp_path, image_build_backend="dib", image_build_dib_type="vm")
     assert result.rc != 0
-    assert "lacks kpartx" in result.output and "image_build_dib_type=baremetal" in result.output
+    missing = "lacks kpartx" if shutil.which("kpartx") is None else "lacks device-mapper"
+    assert missing in result.output and "image_build_dib_type=baremetal" in result.output, result.output
 
 
 def _awx_env(base, awx_clouds_yaml):

@@ -28,15 +28,20 @@ ensure_python() {
 }
 
 # Debian packages the tests and the demo need; installed only when missing.
+# ensure_debs [--no-install-recommends] PACKAGE...
 ensure_debs() {
-    local missing=()
+    local missing=() options=()
+    if [ "${1:-}" = --no-install-recommends ]; then
+        options=("$1")
+        shift
+    fi
     for pkg in "$@"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing Debian packages: ${missing[*]}"
         apt-get update -qq || echo "warning: apt-get update failed; installing from the package lists at hand" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${options[@]}" "${missing[@]}" >/dev/null
     fi
 }
 
@@ -73,6 +78,9 @@ IMAGE_TOOL_DEBS=(qemu-utils qemu-system-x86 mmdebstrap e2fsprogs cloud-image-uti
 # parallel apt-get runs fail on dpkg's lock.
 FIXTURE_IMAGE_DEBS=(busybox-static syslinux syslinux-common mtools dosfstools cpio fdisk)
 TEST_DEBS=(postgresql "${FIXTURE_IMAGE_DEBS[@]}" chromium graphviz)
+# virt-customize (libguestfs) boots its appliance with the host's kernel: a container has none, so one is installed.
+# Without recommends, which would add a second kernel and file system tools the tests do not use.
+GUESTFS_DEBS=(guestfs-tools linux-image-cloud-amd64)
 
 start_cloud() {
     local line
