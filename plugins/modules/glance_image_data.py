@@ -143,6 +143,38 @@ options:
     type: int
     default: 3
     version_added: 0.2.0
+  signing_key:
+    description:
+      - Sign the data uploaded from O(src) with this private key (a PEM file, RSA or elliptic-curve on a curve Glance
+        verifies - secp384r1, secp521r1, sect409k1, sect409r1, sect571k1 or sect571r1).
+      - 'Before any byte is sent, the image gets the properties C(img_signature), C(img_signature_hash_method),
+        C(img_signature_key_type) (C(RSA-PSS) or C(ECC_...)) and C(img_signature_certificate_uuid). Glance, set up
+        with a key manager (Barbican), then verifies the data against them as it arrives and refuses data they do
+        not sign - a wrong key, or a certificate of another key; the image then stays C(queued), without data.
+        Nova verifies the signature again before it boots the image, when it is set up to.'
+      - The digest that is signed comes from the pass that hashes O(src) before the upload; O(src) is read again to
+        send it, so it cannot be a stream. Only with the methods V(direct) and V(glance-direct).
+    type: path
+    version_added: 0.2.0
+  signing_key_passphrase:
+    description:
+      - The passphrase of O(signing_key), when it is encrypted. It never appears in results or errors.
+    type: str
+    version_added: 0.2.0
+  signing_certificate:
+    description:
+      - The UUID, in the Key Manager (Barbican), of the X.509 certificate of O(signing_key), stored as a secret of
+        type C(certificate) holding the PEM text. Glance fetches it with the uploader's token to verify the data.
+      - Required with O(signing_key).
+    type: str
+    version_added: 0.2.0
+  signature_hash_method:
+    description:
+      - The hash method of the signature.
+    type: str
+    choices: [SHA-224, SHA-256, SHA-384, SHA-512]
+    default: SHA-256
+    version_added: 0.2.0
   progress_file:
     description:
       - A file that receives a JSON progress record (bytes, total, percent, throughput) about once a second
@@ -150,6 +182,7 @@ options:
     type: path
 requirements:
   - oslo.utils[image-inspection] >= 7.3.0, for uploads from O(src) (see O(skip_format_check))
+  - cryptography, for O(signing_key)
 extends_documentation_fragment:
   - osimages.glance.connection
   - osimages.glance.connection.WAIT
@@ -280,6 +313,7 @@ dest:
 import os
 import time
 
+from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_plan
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import BUSY_STATUSES
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import COPY
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import DOWNLOAD
@@ -309,7 +343,14 @@ from ansible_collections.osimages.glance.plugins.module_utils._images import gla
 from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
+from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._signing import HASH_METHODS
+from ansible_collections.osimages.glance.plugins.module_utils._signing import load_signing_key
+from ansible_collections.osimages.glance.plugins.module_utils._signing import sign_digest
+from ansible_collections.osimages.glance.plugins.module_utils._signing import signature_properties
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Replay
@@ -350,9 +391,15 @@ class GlanceImageDataModule(GlanceModule):
         progress_file=dict(type="path"),
         skip_format_check=dict(type="bool", default=False),
         retries=dict(type="int", default=3),
+        signing_key=dict(type="path"),
+        signing_key_passphrase=dict(type="str", no_log=True),
+        signing_certificate=dict(type="str"),
+        signature_hash_method=dict(type="str", choices=sorted(HASH_METHODS), default="SHA-256"),
     )
     module_kwargs = dict(
         add_file_common_args=True,
+        required_together=[("signing_key", "signing_certificate")],
+        required_by={"signing_key_passphrase": "signing_key"},
         mutually_exclusive=[("src", "url", "dest"), ("stores", "all_stores")],
         required_if=[
             ("method", "direct", ("src",)),
@@ -386,6 +433,8 @@ class GlanceImageDataModule(GlanceModule):
         if plan.action in (UPLOAD, STAGE_AND_IMPORT):
             self._check_format(raw)
             self._check_quota(raw, method)
+            if self.params["signing_key"]:  # read in check mode too: a wrong passphrase shows before the real run
+                self.signing_key = load_signing_key(self.params["signing_key"], self.params["signing_key_passphrase"])
         if self.check_mode or not plan.changes:
             return self._preview(plan, raw, method)
         return self._execute(plan, raw, method)
@@ -438,6 +487,11 @@ class GlanceImageDataModule(GlanceModule):
         ):
             raise ValidationError(
                 "with %s, checksum can only be checked as sha512 or md5, the hashes Glance computes" % method
+            )
+        if params["signing_key"] and (method not in ("direct", "glance-direct") or self.src_is_stream):
+            raise ValidationError(
+                "signing_key signs the data this task uploads from src, a file (it is read once to sign, and again "
+                "to send); with %s there is none" % ("a stream src" if self.src_is_stream else method)
             )
         if params["progress_file"]:
             Progress(path=params["progress_file"]).write("starting")  # a bad path fails now, not mid-transfer
@@ -586,6 +640,8 @@ class GlanceImageDataModule(GlanceModule):
             self._import_staged(raw)
             stores = self.params["stores"]
         else:
+            if self.params["signing_key"]:
+                raw = self._sign(raw)
             try:
                 self._send_with_retries(raw, method, progress)
             except Conflict:
@@ -601,6 +657,23 @@ class GlanceImageDataModule(GlanceModule):
         self._verify_after_import(after_raw, method)
         progress.write("done")
         return self._result(True, plan.before, normalize(after_raw), method, self.digests, progress)
+
+    def _sign(self, raw):
+        """Set the signature properties before any byte moves: Glance verifies the data against them as it arrives,
+        and refuses data they do not sign. The digest to sign comes from the pass that hashes src for Glance."""
+        params = self.params
+        hash_method = params["signature_hash_method"]
+        algos = sorted(set([HASH_METHODS[hash_method], DEFAULT_HASH_ALGO]))
+        digests, dummy = hash_file(params["src"], algos, params["decompress"])
+        self.digests.update(digests)
+        key, key_type = self.signing_key
+        signature = sign_digest(key, hash_method, bytes.fromhex(digests[HASH_METHODS[hash_method]]))
+        properties = signature_properties(signature, hash_method, key_type, params["signing_certificate"])
+        plan = make_plan(normalize(raw), desired_from_params({"properties": properties}), purge_properties=False)
+        if has_changes(plan):
+            apply_plan(self.api, raw, plan)
+            raw = self.api.get(raw["id"])
+        return raw
 
     def _rejoin(self, raw, method):
         before = normalize(raw)

@@ -23,10 +23,15 @@ cloud without editing files:
                                       LOCALCLOUD_GLANCE2_PORT) in RegionTwo of the same Keystone;
                                       clouds.yaml lists both regions (RegionOne first, the default),
                                       clients ask for RegionTwo with region_name
+  LOCALCLOUD_BARBICAN        (0)      1: Barbican (the key manager: simple_crypto, sqlite) on
+                                      LOCALCLOUD_BARBICAN_PORT, from its own venv (LOCALCLOUD_BARBICAN_VENV),
+                                      registered as key-manager; Glance verifies image signatures
+                                      with the certificates it holds (castellan)
 
 A changed setting restarts the services on the next ``up``.
 """
 
+import base64
 import datetime
 import hashlib
 import ipaddress
@@ -62,13 +67,15 @@ PORTS_FILE = RUN / "ports.json"
 # One PostgreSQL role per state folder too: each cloud sets its own role's password.
 STATE_SUFFIX = hashlib.sha256(str(STATE).encode()).hexdigest()[:8]
 PG_ROLE = f"osimages_{STATE_SUFFIX}"
-DEFAULT_PORTS = {"keystone": 5000, "glance": 9292, "glance2": 9293}
+DEFAULT_PORTS = {"keystone": 5000, "glance": 9292, "glance2": 9293, "barbican": 9311}
 REGIONS = int(os.environ.get("LOCALCLOUD_REGIONS", "1"))
 if REGIONS not in (1, 2):
     sys.exit("localcloud: LOCALCLOUD_REGIONS is 1 or 2")
 # The Glance services and their regions (the second one only with two regions); each has its own config folder.
 GLANCES = [("glance", REGION), ("glance2", SECOND_REGION)][:REGIONS]
 GLANCE_NAMES = [service for service, dummy_region in GLANCES]
+BARBICAN = os.environ.get("LOCALCLOUD_BARBICAN", "0") == "1"
+BARBICAN_VENV = Path(os.environ.get("LOCALCLOUD_BARBICAN_VENV", VENV.with_name("barbican-venv"))).resolve()
 
 
 def port_is_free(port):
@@ -128,7 +135,7 @@ def choose_ports():
     """The ports to serve on: explicit settings, else auto (see the module docstring); written to PORTS_FILE."""
     saved = json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
     ports = {}
-    for name in ("keystone", "glance", "glance2"):
+    for name in DEFAULT_PORTS:
         variable = f"LOCALCLOUD_{name.upper()}_PORT"
         setting = os.environ.get(variable, "auto")
         if setting != "auto":
@@ -155,6 +162,8 @@ KEYSTONE_URL = f"{SCHEME}://{HOST}:{KEYSTONE_PORT}/v3"
 GLANCE_URL = f"{SCHEME}://{HOST}:{GLANCE_PORT}"
 GLANCE2_URL = f"{SCHEME}://{HOST}:{GLANCE2_PORT}"
 GLANCE_URLS = {"glance": GLANCE_URL, "glance2": GLANCE2_URL}
+BARBICAN_PORT = PORTS["barbican"]
+BARBICAN_URL = f"{SCHEME}://{HOST}:{BARBICAN_PORT}"
 
 ETC = STATE / "etc"
 DATA = STATE / "data"
@@ -192,14 +201,17 @@ def settings():
         "storage_quota": os.environ.get("LOCALCLOUD_STORAGE_QUOTA", ""),
         "db": DB,
         "tls": TLS,
+        "barbican_port": BARBICAN_PORT if BARBICAN else None,
     }
 
 
 def load_secrets():
     values = json.loads(SECRETS.read_text()) if SECRETS.exists() else {}
     missing = [user for user in ("admin", "glance", "database", *MEMBER_PROJECTS) if user not in values]
-    if missing:
+    if missing or "barbican_kek" not in values:
         values.update((user, secrets.token_urlsafe(18)) for user in missing)
+        # simple_crypto's key-encryption key: a Fernet key (32 bytes, url-safe base64).
+        values.setdefault("barbican_kek", base64.urlsafe_b64encode(os.urandom(32)).decode())
         write_private(SECRETS, json.dumps(values, indent=2))
     return values
 
@@ -291,8 +303,53 @@ def glance_conf(cfg, pw, service="glance"):
             # syntax is required. An empty allowed_ports list lets test servers use any port.
             "import_filtering_opts": {"allowed_hosts": f"[{HOST}]", "allowed_ports": "[]"},
             "oslo_concurrency": {"lock_path": RUN / "locks" / service},
+            # Signed images: Glance fetches the signing certificate from Barbican with the uploader's token.
+            **(
+                {
+                    "key_manager": {"backend": "barbican"},
+                    "barbican": {"barbican_endpoint": BARBICAN_URL, "auth_endpoint": KEYSTONE_URL},
+                }
+                if BARBICAN
+                else {}
+            ),
         }
     )
+
+
+def barbican_conf(pw):
+    return ini(
+        {
+            "DEFAULT": {
+                "use_stderr": "true",
+                "host_href": BARBICAN_URL,
+                "sql_connection": f"sqlite:///{DATA / 'barbican.sqlite'}",
+                "db_auto_create": "true",
+            },
+            "database": {"connection": f"sqlite:///{DATA / 'barbican.sqlite'}"},
+            "secretstore": {"enabled_secretstore_plugins": "store_crypto"},
+            "crypto": {"enabled_crypto_plugins": "simple_crypto"},
+            "simple_crypto_plugin": {"kek": pw["barbican_kek"]},
+            # Glance's service user checks the tokens here too: a throwaway cloud needs no second one.
+            "keystone_authtoken": {
+                "www_authenticate_uri": KEYSTONE_URL,
+                "auth_url": KEYSTONE_URL,
+                "auth_type": "password",
+                "project_domain_name": DOMAIN,
+                "user_domain_name": DOMAIN,
+                "project_name": "service",
+                "username": "glance",
+                "password": pw["glance"],
+                "cafile": CA_CERT if TLS else None,
+            },
+        }
+    )
+
+
+# Barbican and each of its plugins read the config files oslo.config finds by default (~/.barbican/ first): it runs
+# with HOME set to its config folder. Its own WSGI script reads /etc: this one loads the paste pipeline from here.
+BARBICAN_WSGI = """from paste import deploy
+application = deploy.loadapp("config:" + {paste!r})
+"""
 
 
 def write_configs(cfg, pw):
@@ -305,6 +362,11 @@ def write_configs(cfg, pw):
         for sub in ("stores/fast", "stores/cheap", "staging", "tasks"):
             (glance_data(service) / sub).mkdir(parents=True, exist_ok=True)
         (RUN / "locks" / service).mkdir(parents=True, exist_ok=True)
+    if BARBICAN:
+        etc = ETC / "barbican"
+        write_private(etc / ".barbican" / "barbican.conf", barbican_conf(pw))
+        shutil.copy(BARBICAN_VENV / "etc" / "barbican" / "barbican-api-paste.ini", etc / "barbican-api-paste.ini")
+        (etc / "barbican_wsgi.py").write_text(BARBICAN_WSGI.format(paste=str(etc / "barbican-api-paste.ini")))
 
 
 # --- processes -------------------------------------------------------------
@@ -345,6 +407,22 @@ SERVICES = {
         "listen": _listen(KEYSTONE_PORT, router=True) + ["--http-keepalive"],
     },
     **dict((service, glance_service(service)) for service in GLANCE_NAMES),
+    **(
+        {
+            "barbican": {
+                "wsgi_file": str(ETC / "barbican" / "barbican_wsgi.py"),
+                "home": BARBICAN_VENV,
+                "port": BARBICAN_PORT,
+                "env": {"HOME": str(ETC / "barbican")},
+                "cwd": DATA,  # where a default that names a relative path (sqlite:///barbican.sqlite) lands
+                "probe": BARBICAN_URL + "/",
+                "ready": (200, 300),
+                "listen": _listen(BARBICAN_PORT, router=True) + ["--http-keepalive"],
+            }
+        }
+        if BARBICAN
+        else {}
+    ),
 }
 
 
@@ -428,9 +506,8 @@ def start(name):
         "--buffer-size",
         "65535",
         "--home",
-        str(VENV),
-        "--module",
-        svc["module"],
+        str(svc.get("home", VENV)),
+        *(["--wsgi-file", svc["wsgi_file"]] if "wsgi_file" in svc else ["--module", svc["module"]]),
         "--pidfile",
         str(RUN / f"{name}.pid"),
     ]
@@ -440,6 +517,7 @@ def start(name):
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={**os.environ, **svc["env"]},
+        cwd=svc.get("cwd"),
         start_new_session=True,
     )
     (RUN / f"{name}.pid").write_text(str(proc.pid))
@@ -573,7 +651,11 @@ def bootstrap_keystone(pw):
 
 def bootstrap_identity(pw):
     """Projects, users and the image endpoint; find-or-create, so re-runs are harmless."""
-    marker = DATA / (f".identity-{DB}-{KEYSTONE_PORT}-{GLANCE_PORT}" + (f"-{GLANCE2_PORT}" if REGIONS == 2 else ""))
+    marker = DATA / (
+        f".identity-{DB}-{KEYSTONE_PORT}-{GLANCE_PORT}"
+        + (f"-{GLANCE2_PORT}" if REGIONS == 2 else "")
+        + (f"-barbican{BARBICAN_PORT}" if BARBICAN else "")
+    )
     if marker.exists():
         return
     import openstack
@@ -624,6 +706,12 @@ def bootstrap_identity(pw):
         for service, url in ((glance, GLANCE_URLS[name]), (keystone, KEYSTONE_URL)):
             for interface in ("public", "internal", "admin"):
                 ident.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=region)
+    if BARBICAN:
+        barbican = ident.find_service("barbican") or ident.create_service(name="barbican", type="key-manager")
+        for endpoint in ident.endpoints(service_id=barbican.id):
+            ident.delete_endpoint(endpoint)
+        for interface in ("public", "internal", "admin"):
+            ident.create_endpoint(service_id=barbican.id, interface=interface, url=BARBICAN_URL, region_id=REGION)
     for old in DATA.glob(".identity-*"):
         old.unlink()
     marker.touch()
@@ -694,7 +782,7 @@ def cmd_up():
     PORTS_FILE.write_text(json.dumps(PORTS))
     if fp_file.exists() and fp_file.read_text() != fingerprint:
         log("settings changed: restarting services")
-        for name in ("glance2", "glance", "keystone"):
+        for name in ("barbican", "glance2", "glance", "keystone"):
             stop(name)
     write_configs(cfg, pw)
     if TLS:
@@ -715,14 +803,20 @@ def cmd_up():
             start(service)
     if REGIONS == 1:
         stop("glance2")  # a second region from an earlier start
+    if BARBICAN and not running("barbican"):
+        stop("barbican")
+        start("barbican")
+    elif not BARBICAN:
+        stop("barbican")
     write_clouds(pw)
     second = f", {SECOND_REGION} glance {GLANCE2_URL}" if REGIONS == 2 else ""
+    second += f", barbican {BARBICAN_URL}" if BARBICAN else ""
     log(f"up in {time.monotonic() - started:.1f}s: keystone {KEYSTONE_URL}, glance {GLANCE_URL}{second}")
     print(f"OS_CLIENT_CONFIG_FILE={CLOUDS_YAML}")
 
 
 def cmd_down(purge=False):
-    for name in ("glance2", "glance", "keystone"):
+    for name in ("barbican", "glance2", "glance", "keystone"):
         stop(name)
     if purge:
         drop_postgres_databases()

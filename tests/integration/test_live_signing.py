@@ -1,0 +1,132 @@
+"""Signed images against a local cloud with Barbican (LOCALCLOUD_BARBICAN=1): glance_image_data signs what it
+uploads, Glance fetches the certificate from Barbican and verifies the data as it arrives.
+
+A local cloud of its own (own ports and state folder), stopped (not purged) at the end. The certificates are stored
+with plain openstacksdk, as the documentation shows users.
+"""
+
+import base64
+import datetime
+import json
+import os
+import uuid
+
+import openstack
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from harness import SECRETS
+from harness import ExtraCloud
+from harness import raw_image
+
+BARBICAN_CLOUD = ExtraCloud("cloud-barbican", LOCALCLOUD_BARBICAN="1")
+# Signing does not vary with ansible-core or openstacksdk: newest cell only, on a cloud of its own.
+pytestmark = [pytest.mark.newest_only, pytest.mark.own_cloud]
+SIGNATURE_PROPERTIES = (
+    "img_signature",
+    "img_signature_hash_method",
+    "img_signature_key_type",
+    "img_signature_certificate_uuid",
+)
+
+
+@pytest.fixture(scope="module")
+def barbican_cloud():
+    clouds_yaml = BARBICAN_CLOUD.up()
+    yield clouds_yaml
+    BARBICAN_CLOUD.down()
+
+
+@pytest.fixture
+def signing(barbican_cloud, tmp_path):
+    """(plain SDK connection as demo, module env, make_signer); demo's images there are removed after."""
+    config = json.loads(barbican_cloud.read_text())["clouds"]["demo"]
+    conn = openstack.connect(region_name=config["region_name"], **config["auth"])
+
+    def make_signer(key, valid_days=30):
+        """The key written encrypted, its certificate stored in Barbican: (key path, passphrase, certificate UUID)."""
+        passphrase = "pass-%s" % uuid.uuid4().hex
+        SECRETS.add(passphrase)  # never in any output: the session's secret scan looks for it
+        path = tmp_path / ("%s.pem" % uuid.uuid4().hex[:8])
+        encryption = serialization.BestAvailableEncryption(passphrase.encode())
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "osimages test signer")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        builder = builder.serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=60))
+        pem = builder.not_valid_after(now + datetime.timedelta(days=valid_days)).sign(key, hashes.SHA256())
+        secret = conn.key_manager.create_secret(
+            name="osimages test signer",
+            secret_type="certificate",
+            payload=base64.b64encode(pem.public_bytes(serialization.Encoding.PEM)).decode(),
+            payload_content_type="application/octet-stream",
+            payload_content_encoding="base64",
+        )
+        return str(path), passphrase, secret.secret_ref.rsplit("/", 1)[1]
+
+    yield conn, {"OS_CLIENT_CONFIG_FILE": str(barbican_cloud)}, make_signer
+    for image in conn.image.images(owner=conn.current_project_id):
+        conn.image.delete_image(image.id)
+
+
+def new_image(conn, label):
+    image = conn.image.create_image(
+        name="signed-%s-%s" % (label, uuid.uuid4().hex[:6]), disk_format="raw", container_format="bare"
+    )
+    return image.id
+
+
+def test_glance_verifies_what_glance_image_data_signs_and_refuses_what_it_does_not(signing, run_module, tmp_path):
+    conn, env, make_signer = signing
+    data, other = tmp_path / "data.raw", tmp_path / "other.raw"
+    data.write_bytes(os.urandom(2 * 1024 * 1024))
+    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    rsa_key, rsa_pass, rsa_cert = make_signer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    ecc_key, ecc_pass, ecc_cert = make_signer(ec.generate_private_key(ec.SECP384R1()))
+    expired_key, expired_pass, expired_cert = make_signer(ec.generate_private_key(ec.SECP521R1()), valid_days=-1)
+    images = dict((label, new_image(conn, label)) for label in ("rsa", "ecc", "mismatch", "tampered", "expired"))
+
+    def signed(label, key, passphrase, cert, **more):
+        args = dict(image=images[label], src=str(data), signing_key=key, signing_key_passphrase=passphrase)
+        return dict(args, signing_certificate=cert, **more)
+
+    results = run_module.many(
+        "glance_image_data",
+        [
+            signed("rsa", rsa_key, rsa_pass, rsa_cert),
+            signed("ecc", ecc_key, ecc_pass, ecc_cert, signature_hash_method="SHA-384"),
+            # The RSA key's signature, with the certificate of the elliptic-curve key: Glance refuses the data.
+            signed("mismatch", rsa_key, rsa_pass, ecc_cert),
+            # A wrong passphrase stops the task before anything changes; the passphrase is not in the message.
+            signed("mismatch", rsa_key, "not-the-" + rsa_pass, rsa_cert),
+            # Glance does not check the certificate's dates: it verifies with an expired one too.
+            signed("expired", expired_key, expired_pass, expired_cert),
+        ],
+        env=env,
+    )
+    good_rsa, good_ecc, mismatched, wrong_passphrase, expired = results
+    for result, label, key_type, hash_method in (
+        (good_rsa, "rsa", "RSA-PSS", "SHA-256"),
+        (good_ecc, "ecc", "ECC_SECP384R1", "SHA-384"),
+        (expired, "expired", "ECC_SECP521R1", "SHA-256"),
+    ):
+        assert result["changed"] and not result["failed"], result.get("msg")
+        raw = raw_image(conn, images[label])
+        assert raw["status"] == "active" and raw["img_signature_key_type"] == key_type
+        assert raw["img_signature_hash_method"] == hash_method and all(p in raw for p in SIGNATURE_PROPERTIES)
+    assert mismatched["failed"] and "Signature verification failed" in mismatched["msg"], mismatched.get("msg")
+    assert images["mismatch"] in mismatched["msg"] and "HTTP 400" in mismatched["msg"]
+    assert wrong_passphrase["failed"] and "the passphrase is wrong" in wrong_passphrase["msg"]
+    assert raw_image(conn, images["mismatch"])["status"] == "queued"  # no data, and certainly not active
+
+    # Other bytes under the signature properties of good ones: Glance refuses them too.
+    signature = dict((key, raw_image(conn, images["rsa"])[key]) for key in SIGNATURE_PROPERTIES)
+    conn.image.update_image(images["tampered"], **signature)
+    tampered = run_module("glance_image_data", {"image": images["tampered"], "src": str(other)}, env=env)
+    assert tampered["failed"] and "Signature verification failed" in tampered["msg"], tampered.get("msg")
+    assert raw_image(conn, images["tampered"])["status"] == "queued"
