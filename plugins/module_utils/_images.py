@@ -570,6 +570,19 @@ class ImageApi(object):
             raise NotFound("Failed to resolve project %r: no such project" % name_or_id)
         return project.id
 
+    def signing_certificate(self, certificate_id):
+        """The PEM text of the image-signing certificate the Key Manager (Barbican) holds as ``certificate_id``."""
+        what = "Failed to fetch the signing certificate %s from the Key Manager (Barbican)" % certificate_id
+        try:
+            payload = self.conn.key_manager.get_secret(certificate_id).payload
+        except sdk_exceptions.NotFoundException:
+            raise NotFound("%s: there is no such secret, or this project may not read it" % what)
+        except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
+            raise GlanceError("%s: %s" % (what, exc))
+        if not payload:
+            raise GlanceError("%s: the secret holds no payload" % what)
+        return payload if isinstance(payload, bytes) else payload.encode("utf-8")
+
     def resolve_image_id(self, name_or_id, owner):
         """An image ID from a name or ID (for kernel_id and ramdisk_id): the owner's image first, else any visible."""
         image = self.find_one(name_or_id, owned_by(owner), missing_ok=True) or self.find_one(name_or_id)

@@ -393,13 +393,24 @@ class UploadBody(object):
 
 
 def download_to(
-    dest, open_response, algo, expected, progress, retries, retry_log, label, expected_from="Glance's hash", cache=False
+    dest,
+    open_response,
+    algo,
+    expected,
+    progress,
+    retries,
+    retry_log,
+    label,
+    expected_from="Glance's hash",
+    cache=False,
+    check=None,
 ):
     """Stream a download into a temporary file beside ``dest``, hashing it in the same pass; check the hash
     against ``expected`` (unless it is None: the caller checks), fsync, then rename the file over dest. dest is
     never partial, and the temporary file never stays behind. Returns the digest. ``expected_from`` names the
     source of ``expected`` in the mismatch's message; messages say that dest was left as it was, unless ``cache``
-    (a cache entry that did not exist).
+    (a cache entry that did not exist). ``check`` is ``(algos, judge)``: the data is also hashed with ``algos`` in
+    the same pass, and ``judge(digests)`` says why the data must not land at dest (a message), or None.
 
     ``open_response(offset)`` returns the streaming response from byte ``offset`` on (an HTTP Range request).
     A read that breaks resumes from the last byte written, up to ``retries`` times, each noted in ``retry_log``;
@@ -412,7 +423,8 @@ def download_to(
         handle, tmp = tempfile.mkstemp(dir=folder, prefix=".%s." % os.path.basename(dest), suffix=".part")
     except (IOError, OSError) as exc:
         raise ValidationError("cannot write dest %s: %s" % (dest, exc.strerror or exc))
-    hasher = BackgroundHasher([algo])
+    algos = sorted(set([algo] + list(check[0] if check else [])))
+    hasher = BackgroundHasher(algos)
     try:
         with os.fdopen(handle, "wb") as out:
             syncer = WriteBehind(out.fileno())
@@ -423,7 +435,7 @@ def download_to(
                     try:
                         if written and response.status_code != 206:
                             hasher.digests()
-                            hasher, written = BackgroundHasher([algo]), 0
+                            hasher, written = BackgroundHasher(algos), 0
                             out.seek(0)
                             out.truncate()
                             progress.restart()
@@ -446,12 +458,16 @@ def download_to(
                 syncer.finish(sync=False)
                 raise
             syncer.finish()
-        digest = hasher.digests()[algo]
+        digests = hasher.digests()
+        digest = digests[algo]
         if expected is not None and digest != expected:
             raise ChecksumMismatch(
                 "download of %s does not match %s: got %s %s, expected %s%s"
                 % (label, expected_from, algo, digest, expected, kept)
             )
+        problem = check[1](digests) if check else None
+        if problem:
+            raise ValidationError("download of %s: %s%s" % (label, problem, kept))
         if os.path.exists(dest):
             # Keep the permissions of the file being replaced, as Ansible's file modules do.
             os.chmod(tmp, os.stat(dest).st_mode & 0o7777)

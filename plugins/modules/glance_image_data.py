@@ -175,6 +175,16 @@ options:
     choices: [SHA-224, SHA-256, SHA-384, SHA-512]
     default: SHA-256
     version_added: 0.2.0
+  verify_signature:
+    description:
+      - With O(dest), check the image's signature (its C(img_signature*) properties) over the downloaded bytes, with
+        the certificate the Key Manager (Barbican) holds, in the pass that hashes them. Data that does not verify
+        never lands at O(dest), which is left as it was.
+      - The certificate is fetched before any byte moves; an image without the four properties fails the task.
+      - When O(dest) already holds the image's data, that file is checked.
+    type: bool
+    default: false
+    version_added: 0.2.0
   progress_file:
     description:
       - A file that receives a JSON progress record (bytes, total, percent, throughput) about once a second
@@ -347,10 +357,14 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize
+from ansible_collections.osimages.glance.plugins.module_utils._signing import CERTIFICATE
+from ansible_collections.osimages.glance.plugins.module_utils._signing import HASH_METHOD
 from ansible_collections.osimages.glance.plugins.module_utils._signing import HASH_METHODS
+from ansible_collections.osimages.glance.plugins.module_utils._signing import SIGNATURE_PROPERTIES
 from ansible_collections.osimages.glance.plugins.module_utils._signing import load_signing_key
 from ansible_collections.osimages.glance.plugins.module_utils._signing import sign_digest
 from ansible_collections.osimages.glance.plugins.module_utils._signing import signature_properties
+from ansible_collections.osimages.glance.plugins.module_utils._signing import verify_digest
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Progress
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import Replay
@@ -395,6 +409,7 @@ class GlanceImageDataModule(GlanceModule):
         signing_key_passphrase=dict(type="str", no_log=True),
         signing_certificate=dict(type="str"),
         signature_hash_method=dict(type="str", choices=sorted(HASH_METHODS), default="SHA-256"),
+        verify_signature=dict(type="bool", default=False),
     )
     module_kwargs = dict(
         add_file_common_args=True,
@@ -435,6 +450,9 @@ class GlanceImageDataModule(GlanceModule):
             self._check_quota(raw, method)
             if self.params["signing_key"]:  # read in check mode too: a wrong passphrase shows before the real run
                 self.signing_key = load_signing_key(self.params["signing_key"], self.params["signing_key_passphrase"])
+        self.signature_check = self._signature_check(raw) if self.params["verify_signature"] else None
+        if self.signature_check and plan.action == NOTHING:
+            self._verify_local_signature(raw)  # dest already holds Glance's bytes: they must carry the signature
         if self.check_mode or not plan.changes:
             return self._preview(plan, raw, method)
         return self._execute(plan, raw, method)
@@ -493,6 +511,8 @@ class GlanceImageDataModule(GlanceModule):
                 "signing_key signs the data this task uploads from src, a file (it is read once to sign, and again "
                 "to send); with %s there is none" % ("a stream src" if self.src_is_stream else method)
             )
+        if params["verify_signature"] and method != "download":
+            raise ValidationError("verify_signature checks a download (dest); Glance itself verifies uploads")
         if params["progress_file"]:
             Progress(path=params["progress_file"]).write("starting")  # a bad path fails now, not mid-transfer
 
@@ -919,10 +939,32 @@ class GlanceImageDataModule(GlanceModule):
             params["retries"],
             self.api.retries,
             _label(raw),
+            check=self.signature_check,
         )
         self.digests[algo] = digest
         progress.write("done")
         return self._download_result(True, image, progress)
+
+    def _signature_check(self, raw):
+        """(algos, judge) for download_to: the image's signature, checked against its certificate in Barbican over
+        the bytes as they arrive. The certificate is fetched first, so that a missing one stops the task early."""
+        missing = [name for name in SIGNATURE_PROPERTIES if not raw.get(name)]
+        if missing:
+            raise ValidationError("%s carries no signature to verify (it lacks %s)" % (_label(raw), ", ".join(missing)))
+        if raw[HASH_METHOD] not in HASH_METHODS:
+            raise ValidationError(
+                "%s names the hash method %r, which Glance does not verify" % (_label(raw), raw[HASH_METHOD])
+            )
+        certificate = self.api.signing_certificate(raw[CERTIFICATE])
+        algo = HASH_METHODS[raw[HASH_METHOD]]
+        return [algo], lambda digests: verify_digest(certificate, raw, bytes.fromhex(digests[algo]))
+
+    def _verify_local_signature(self, raw):
+        algos, judge = self.signature_check
+        digests, dummy = hash_file(self.params["dest"], algos, False)
+        problem = judge(digests)
+        if problem:
+            raise ValidationError("dest %s holds the data of %s, but %s" % (self.params["dest"], _label(raw), problem))
 
     def _download_result(self, changed, image, progress=None):
         dest = self.params["dest"]

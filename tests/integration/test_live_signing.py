@@ -130,3 +130,43 @@ def test_glance_verifies_what_glance_image_data_signs_and_refuses_what_it_does_n
     tampered = run_module("glance_image_data", {"image": images["tampered"], "src": str(other)}, env=env)
     assert tampered["failed"] and "Signature verification failed" in tampered["msg"], tampered.get("msg")
     assert raw_image(conn, images["tampered"])["status"] == "queued"
+
+
+def test_a_download_checks_the_signature_and_tampered_data_never_lands(signing, run_module, tmp_path):
+    conn, env, make_signer = signing
+    data = tmp_path / "data.raw"
+    data.write_bytes(os.urandom(1024 * 1024))
+    key, passphrase, cert = make_signer(ec.generate_private_key(ec.SECP384R1()))
+    signed_id, unsigned_id, forged_id = (new_image(conn, label) for label in ("signed", "unsigned", "forged"))
+    upload = dict(src=str(data), signing_key=key, signing_key_passphrase=passphrase, signing_certificate=cert)
+    run_module.many(
+        "glance_image_data",
+        [dict(upload, image=signed_id), {"image": unsigned_id, "src": str(data)}],
+        env=env,
+    )
+    # Signature properties that do not sign the data Glance holds (set after the upload: Glance checks only uploads).
+    other_signature = dict((name, raw_image(conn, signed_id)[name]) for name in SIGNATURE_PROPERTIES)
+    other_signature["img_signature"] = base64.b64encode(b"\0" * 104).decode()
+    run_module("glance_image_data", {"image": forged_id, "src": str(data)}, env=env)
+    conn.image.update_image(forged_id, **other_signature)
+    dests = dict((label, tmp_path / ("%s.raw" % label)) for label in ("signed", "unsigned", "forged"))
+    dests["forged"].write_bytes(b"the file that was there before")
+    good, unsigned, forged, again = run_module.many(
+        "glance_image_data",
+        [
+            {"image": signed_id, "dest": str(dests["signed"]), "verify_signature": True},
+            {"image": unsigned_id, "dest": str(dests["unsigned"]), "verify_signature": True},
+            {"image": forged_id, "dest": str(dests["forged"]), "verify_signature": True},
+            # dest already holds the data: nothing moves, and the file is checked all the same.
+            {"image": signed_id, "dest": str(dests["signed"]), "verify_signature": True},
+        ],
+        env=env,
+    )
+    assert good["changed"] and not good["failed"], good.get("msg")
+    assert dests["signed"].read_bytes() == data.read_bytes()
+    assert not again["changed"] and not again["failed"], again.get("msg")
+    assert unsigned["failed"] and "carries no signature to verify" in unsigned["msg"]
+    assert not dests["unsigned"].exists()
+    assert forged["failed"] and "does not verify with the certificate %s" % cert in forged["msg"], forged.get("msg")
+    assert dests["forged"].read_bytes() == b"the file that was there before"
+    assert [path.name for path in tmp_path.glob(".*.part")] == []

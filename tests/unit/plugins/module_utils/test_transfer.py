@@ -212,6 +212,44 @@ def test_a_download_that_does_not_match_glances_hash_is_not_kept(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_check_over_the_same_pass_keeps_data_it_refuses_from_dest(tmp_path):
+    """verify_signature's hook: more digests of the one pass (across a resume), and a judge that may refuse."""
+    seen = []
+
+    def judge(digests):
+        seen.append(digests)
+        return "the signature does not verify"
+
+    (tmp_path / "image.raw").write_bytes(b"old")
+    log, expected = [], hashlib.sha512(DATA).hexdigest()
+    with pytest.raises(ValidationError, match="image x: the signature does not verify; .*image.raw was left as it was"):
+        download_to(
+            str(tmp_path / "image.raw"),
+            Server([200000]),
+            "sha512",
+            expected,
+            Progress(),
+            1,
+            log,
+            "image x",
+            check=(["sha256"], judge),
+        )
+    assert seen == [{"sha512": expected, "sha256": hashlib.sha256(DATA).hexdigest()}]
+    assert (tmp_path / "image.raw").read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["image.raw"]
+    digest = download_to(
+        str(tmp_path / "image.raw"),
+        Server([]),
+        "sha512",
+        expected,
+        Progress(),
+        0,
+        [],
+        "x",
+        check=(["sha384"], lambda digests: None),
+    )
+    assert digest == expected and (tmp_path / "image.raw").read_bytes() == DATA
+
+
 def test_a_dest_that_cannot_be_written_is_a_clear_error(tmp_path):
     with pytest.raises(ValidationError, match="cannot write dest %s/no/such/dir/x.raw: No such file" % tmp_path):
         download_to(str(tmp_path / "no" / "such" / "dir" / "x.raw"), Server([]), "sha512", "", Progress(), 0, [], "x")
