@@ -263,6 +263,21 @@ def glance_data(service):
     return DATA if service == "glance" else DATA / service
 
 
+def authtoken(pw):
+    """keystonemiddleware's settings: Glance's service user checks the tokens (Barbican's too, in a throwaway cloud)."""
+    return {
+        "www_authenticate_uri": KEYSTONE_URL,
+        "auth_url": KEYSTONE_URL,
+        "auth_type": "password",
+        "project_domain_name": DOMAIN,
+        "user_domain_name": DOMAIN,
+        "project_name": "service",
+        "username": "glance",
+        "password": pw["glance"],
+        "cafile": CA_CERT if TLS else None,
+    }
+
+
 def glance_conf(cfg, pw, service="glance"):
     data = glance_data(service)
     stores = {
@@ -287,17 +302,7 @@ def glance_conf(cfg, pw, service="glance"):
             # Imports fail unless the reserved stores have somewhere to write.
             "os_glance_staging_store": {"filesystem_store_datadir": data / "staging"},
             "os_glance_tasks_store": {"filesystem_store_datadir": data / "tasks"},
-            "keystone_authtoken": {
-                "www_authenticate_uri": KEYSTONE_URL,
-                "auth_url": KEYSTONE_URL,
-                "auth_type": "password",
-                "project_domain_name": DOMAIN,
-                "user_domain_name": DOMAIN,
-                "project_name": "service",
-                "username": "glance",
-                "password": pw["glance"],
-                "cafile": CA_CERT if TLS else None,
-            },
+            "keystone_authtoken": authtoken(pw),
             "paste_deploy": {"flavor": "keystone", "config_file": ETC / service / "glance-api-paste.ini"},
             # web-download refuses loopback unless the host is listed; the bracketed list
             # syntax is required. An empty allowed_ports list lets test servers use any port.
@@ -329,18 +334,7 @@ def barbican_conf(pw):
             "secretstore": {"enabled_secretstore_plugins": "store_crypto"},
             "crypto": {"enabled_crypto_plugins": "simple_crypto"},
             "simple_crypto_plugin": {"kek": pw["barbican_kek"]},
-            # Glance's service user checks the tokens here too: a throwaway cloud needs no second one.
-            "keystone_authtoken": {
-                "www_authenticate_uri": KEYSTONE_URL,
-                "auth_url": KEYSTONE_URL,
-                "auth_type": "password",
-                "project_domain_name": DOMAIN,
-                "user_domain_name": DOMAIN,
-                "project_name": "service",
-                "username": "glance",
-                "password": pw["glance"],
-                "cafile": CA_CERT if TLS else None,
-            },
+            "keystone_authtoken": authtoken(pw),
         }
     )
 
