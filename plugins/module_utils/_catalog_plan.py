@@ -43,6 +43,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._reconcile import 
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import make_plan
 from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_validity
+from ansible_collections.osimages.glance.plugins.module_utils._signing import CERTIFICATE
 
 SERIES_PROPERTY = "osimages_series"
 # openstack-image-manager records the catalog name here; its images join a series through it.
@@ -225,8 +226,14 @@ def describe_validity(validity):
     return kind if argument is None else ("last-%d" % argument if kind == "last" else str(argument))
 
 
-def plan_catalog(catalog, glance_images, managed_tag, project_id, today, delete_retired=False):
-    """The whole plan, or CatalogPlanError listing every fact that stands in its way."""
+def plan_catalog(
+    catalog, glance_images, managed_tag, project_id, today, delete_retired=False, signing_certificate=None
+):
+    """The whole plan, or CatalogPlanError listing every fact that stands in its way.
+
+    ``signing_certificate``: the catalog is signed with the key of this certificate (its UUID in Barbican); a version
+    Glance holds that is not signed with it stops the run.
+    """
     problems = []
     managed = [image for image in glance_images if is_managed(image, managed_tag, project_id)]
     by_series = {}
@@ -240,6 +247,8 @@ def plan_catalog(catalog, glance_images, managed_tag, project_id, today, delete_
         )
 
     _check_strangers(problems, catalog, glance_images, managed_tag, project_id)
+    if signing_certificate:
+        _check_signed(problems, catalog, by_series, signing_certificate)
     steps = []
     published = set()
     planned_ids = {}  # (series, version) -> the image ID it has or takes, for the images that link to it
@@ -311,6 +320,40 @@ def _check_strangers(problems, catalog, glance_images, managed_tag, project_id):
             problems.append(
                 "image %s holds the name %r but belongs to the series %r, not %r"
                 % (glance["id"], glance["name"], series_of(glance), owner)
+            )
+
+
+def _check_signed(problems, catalog, by_series, certificate):
+    """In a signed catalog, every version Glance holds data for carries a signature with the catalog's certificate
+    (Glance verified it on upload), and no image lets Glance fetch its bytes where nothing here can sign them."""
+    for image in catalog:
+        if not image["enable"]:
+            continue
+        if image["method"] == "web-download":
+            problems.append(
+                "%s: method web-download lets Glance fetch the bytes, and nothing here can sign them; a signed "
+                "catalog uploads them (method direct or glance-direct)" % image["name"]
+            )
+        listed = set(version["version"] for version in image["versions"])
+        for glance in by_series.get(image["name"], []):
+            version = glance["properties"].get(VERSION_PROPERTY)
+            signed_with = glance["properties"].get(CERTIFICATE)  # Glance verified the signature on upload
+            if (
+                version not in listed
+                or glance["status"] in NO_DATA_STATUSES + DEAD_STATUSES
+                or signed_with == certificate
+            ):
+                continue
+            problems.append(
+                "%s: version %s is image %s, which is %s; a signed catalog publishes only versions signed with the "
+                "certificate %s: publish it again as a new version, signed"
+                % (
+                    image["name"],
+                    version,
+                    glance["id"],
+                    "signed with the certificate %s" % signed_with if signed_with else "not signed",
+                    certificate,
+                )
             )
 
 

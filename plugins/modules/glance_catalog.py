@@ -129,6 +129,17 @@ options:
     choices: ["off", report, strict]
     default: "off"
     version_added: 0.2.0
+  signing_certificate:
+    description:
+      - The catalog is signed with the key of this certificate (its UUID in the Key Manager, Barbican) - the caller's
+        transfers sign every new version with O(osimages.glance.glance_image_data#module:signing_key), as the role
+        C(osimages.glance.catalog_publish) does with C(catalog_publish_signing_key).
+      - Before anything changes, a listed version that Glance holds data for and that is not signed with this
+        certificate stops the run, as does an image with the method V(web-download) (Glance would fetch bytes that
+        nothing here can sign). With O(regions), every region gets the bytes, signed, instead of a
+        C(glance-download).
+    type: str
+    version_added: 0.2.0
   transferred:
     description:
       - The C(key) of each of RV(transfers) that the first call handed out, for the call with
@@ -390,6 +401,7 @@ class GlanceCatalogModule(GlanceModule):
         regions=dict(type="list", elements="str", default=[]),
         own_region=dict(type="str"),
         scs_audit=dict(type="str", choices=list(AUDIT_MODES), default="off"),
+        signing_certificate=dict(type="str"),
     )
     module_kwargs = dict(required_one_of=[("catalog_files", "catalog")], required_by={"own_region": "regions"})
 
@@ -478,6 +490,7 @@ class GlanceCatalogModule(GlanceModule):
                     project_id,
                     datetime.date.today(),
                     delete_retired=self.params["delete_retired"],
+                    signing_certificate=self.params["signing_certificate"],
                 )
             except ValidationError as exc:
                 raise ValidationError(region.say(exc.msg))
@@ -629,7 +642,9 @@ class GlanceCatalogModule(GlanceModule):
             if not step.changes:
                 continue
             if step.action == UPLOAD:
-                transfers.append(_transfer(region, step, created.get(step.image_id, step.image_id), primary))
+                image_id = created.get(step.image_id, step.image_id)
+                may_import = not self.params["signing_certificate"]
+                transfers.append(_transfer(region, step, image_id, primary, may_import))
                 continue
             if waiting and step.action != CREATE:
                 continue  # promotion and retirement wait until the new version holds its bytes
@@ -749,9 +764,10 @@ def _current(catalog, plan, listed, check_mode):
     return current
 
 
-def _transfer(region, step, image_id, primary):
+def _transfer(region, step, image_id, primary, may_import=True):
     """What the role hands glance_image_data for one new version: in the first region the bytes themselves, in the
-    others a glance-download from the first region's image, or the bytes as well where Glance does not enable it."""
+    others a glance-download from the first region's image, or the bytes as well where Glance does not enable it
+    (or where ``may_import`` is false: a signed catalog sends every region the bytes, which Glance verifies)."""
     source = step.source
     artifact = source["artifact"] or {}
     url = source["url"]
@@ -773,7 +789,7 @@ def _transfer(region, step, image_id, primary):
         source_region=None,
         source_image=None,
     )
-    if region is not primary and region.takes_glance_download():
+    if region is not primary and may_import and region.takes_glance_download():
         # The result is checked against the first region's os_hash_value, which its transfer checked against the
         # catalog's checksum (of any algorithm; glance-download can only compare Glance's own hashes).
         transfer.update(

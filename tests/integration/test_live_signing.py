@@ -170,3 +170,52 @@ def test_a_download_checks_the_signature_and_tampered_data_never_lands(signing, 
     assert forged["failed"] and "does not verify with the certificate %s" % cert in forged["msg"], forged.get("msg")
     assert dests["forged"].read_bytes() == b"the file that was there before"
     assert [path.name for path in tmp_path.glob(".*.part")] == []
+
+
+def test_a_signed_catalog_publishes_signed_versions_and_refuses_an_unsigned_one(signing, run_playbook, tmp_path):
+    conn, env, make_signer = signing
+    key, passphrase, cert = make_signer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    tag, name = "signed-%s" % uuid.uuid4().hex[:6], "Signed %s" % uuid.uuid4().hex[:6]
+    files = {}
+    for version in ("1", "2"):
+        files[version] = tmp_path / ("v%s.raw" % version)
+        files[version].write_bytes(os.urandom(512 * 1024 + int(version)))
+
+    def publish(versions, **signing_vars):
+        entry = {
+            "name": name,
+            "format": "raw",
+            "login": "root",
+            "status": "active",
+            "visibility": "private",
+            "meta": {"uuid_validity": "last-3"},
+            "versions": [{"version": v, "artifact": str(files[v])} for v in versions],
+        }
+        extra = dict(
+            catalog_publish_cloud="demo",
+            catalog_publish_images=[entry],
+            catalog_publish_managed_tag=tag,
+            catalog_publish_cache_dir=str(tmp_path / "cache"),
+            **signing_vars,
+        )
+        return run_playbook("catalog.yml", extra, env=env)
+
+    signing_vars = dict(
+        catalog_publish_signing_key=key,
+        catalog_publish_signing_key_passphrase=passphrase,
+        catalog_publish_signing_certificate=cert,
+    )
+    unsigned = publish(["1"])  # published before the catalog was signed
+    assert unsigned.rc == 0, unsigned.output
+    refused = publish(["1", "2"], **signing_vars)
+    assert refused.rc != 0 and "which is not signed; a signed catalog publishes only versions signed" in refused.output
+    assert [image.name for image in conn.image.images(tag=tag)] == [name]  # nothing changed
+
+    signed = publish(["2"], **signing_vars)  # version 1 leaves the catalog: retired, signed or not
+    assert signed.rc == 0, signed.output
+    (current,) = [image for image in conn.image.images(tag=tag) if image.name == name]
+    raw = raw_image(conn, current.id)
+    assert raw["internal_version"] == "2" and raw["status"] == "active"
+    assert raw["img_signature_certificate_uuid"] == cert and raw["img_signature_key_type"] == "RSA-PSS"
+    again = publish(["2"], **signing_vars)
+    assert again.rc == 0 and again.changed == 0, again.output

@@ -461,3 +461,36 @@ def test_a_new_version_links_the_new_kernel_and_the_three_retire_together():
     )
     old_kernel = [glance["id"] for glance in held if glance["name"] == "Debian kernel"][0]
     assert promote.params["kernel_id"] != old_kernel
+
+
+CERT = "5f3e2a1b-0c4d-4e8f-9a7b-6c5d4e3f2a1b"
+
+
+def test_a_signed_catalog_refuses_versions_not_signed_with_its_certificate():
+    signed = published("Debian (2)", "2", os_hidden=True, img_signature_certificate_uuid=CERT)
+    unsigned = published("Debian", "3")
+    other = published("Debian (4)", "4", os_hidden=True, img_signature_certificate_uuid="another-certificate")
+    queued = published("Debian (5)", "5", status="queued", os_hash_value=None, os_hidden=True)
+    retired = published("Debian (1)", "1", os_hidden=True)  # no longer listed: retired, signed or not
+    versions = ("2", "3", "4", "5")
+    with pytest.raises(CatalogPlanError) as caught:
+        plan(
+            [entry(versions=versions, validity="last-5")],
+            [signed, unsigned, other, queued, retired],
+            signing_certificate=CERT,
+        )
+    assert caught.value.problems == [
+        "Debian: version 3 is image id-Debian-3, which is not signed; a signed catalog publishes only versions signed "
+        "with the certificate %s: publish it again as a new version, signed" % CERT,
+        "Debian: version 4 is image id-Debian-4, which is signed with the certificate another-certificate; a signed "
+        "catalog publishes only versions signed with the certificate %s: publish it again as a new version, signed"
+        % CERT,
+    ]
+    # Signed or still without data (its upload will be signed): the plan goes on; unsigned catalogs do not ask.
+    assert plan([entry(versions=("2", "5"))], [signed, queued, retired], signing_certificate=CERT).changes
+    assert plan([entry(versions=versions, validity="last-5")], [signed, unsigned, other, queued, retired]).changes
+
+
+def test_a_signed_catalog_cannot_let_glance_fetch_the_bytes():
+    with pytest.raises(CatalogPlanError, match="method web-download lets Glance fetch the bytes"):
+        plan([entry(method="web-download")], [], signing_certificate=CERT)
