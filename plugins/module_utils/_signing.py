@@ -99,12 +99,17 @@ def key_type(key, where="the signing key"):
     raise ValidationError("%s is neither an RSA nor an elliptic-curve key: Glance verifies only those" % where)
 
 
+def _pss(algorithm):
+    """RSA-PSS as Glance's verifier checks it: MGF1 with the hash method, the longest salt."""
+    return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.MAX_LENGTH)
+
+
 def sign_digest(key, hash_method, digest):
     """The signature, as Glance's verifier checks it, of the data whose ``hash_method`` digest is ``digest``."""
     algorithm = _hash(hash_method)
     prehashed = Prehashed(algorithm)
     if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(digest, padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.MAX_LENGTH), prehashed)
+        return key.sign(digest, _pss(algorithm), prehashed)
     return key.sign(digest, ec.ECDSA(prehashed))
 
 
@@ -130,8 +135,7 @@ def verify_digest(certificate_pem, properties, digest):
     try:
         signature = base64.b64decode(properties[SIGNATURE])
         if properties[KEY_TYPE] == RSA_PSS and isinstance(public_key, rsa.RSAPublicKey):
-            pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.MAX_LENGTH)
-            public_key.verify(signature, digest, pss, Prehashed(algorithm))
+            public_key.verify(signature, digest, _pss(algorithm), Prehashed(algorithm))
         elif properties[KEY_TYPE] in ECC_CURVES.values() and isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, digest, ec.ECDSA(Prehashed(algorithm)))
         else:

@@ -434,6 +434,8 @@ class GlanceImageDataModule(GlanceModule):
         if method != "download":
             self._check_method_and_stores(method)
         self.source = self._find_source() if method == "glance-download" else None
+        # Before planning, so that the pass that hashes an existing dest also gives the digest the signature signs.
+        self.signature_check = self._signature_check(raw) if self.params["verify_signature"] else None
         plan = self._plan(raw, method)
         if plan.action == WAIT:
             if self.check_mode or not self.params["wait"]:
@@ -450,7 +452,6 @@ class GlanceImageDataModule(GlanceModule):
             self._check_quota(raw, method)
             if self.params["signing_key"]:  # read in check mode too: a wrong passphrase shows before the real run
                 self.signing_key = load_signing_key(self.params["signing_key"], self.params["signing_key_passphrase"])
-        self.signature_check = self._signature_check(raw) if self.params["verify_signature"] else None
         if self.signature_check and plan.action == NOTHING:
             self._verify_local_signature(raw)  # dest already holds Glance's bytes: they must carry the signature
         if self.check_mode or not plan.changes:
@@ -592,7 +593,10 @@ class GlanceImageDataModule(GlanceModule):
             if method == "download" and not os.path.isfile(path):
                 return None
             progress = Progress(path=self.params["progress_file"], action="hash")
-            digests, dummy = hash_file(path, [algo], self.params["decompress"] and method != "download", progress)
+            algos = [algo] + (self.signature_check[0] if method == "download" and self.signature_check else [])
+            digests, dummy = hash_file(
+                path, sorted(set(algos)), self.params["decompress"] and method != "download", progress
+            )
             self.digests.update(digests)
         return self.digests[algo]
 
@@ -960,9 +964,8 @@ class GlanceImageDataModule(GlanceModule):
         return [algo], lambda digests: verify_digest(certificate, raw, bytes.fromhex(digests[algo]))
 
     def _verify_local_signature(self, raw):
-        algos, judge = self.signature_check
-        digests, dummy = hash_file(self.params["dest"], algos, False)
-        problem = judge(digests)
+        """dest already holds the image's data (the plan compared its hash, taken with the signature's digest)."""
+        problem = self.signature_check[1](self.digests)
         if problem:
             raise ValidationError("dest %s holds the data of %s, but %s" % (self.params["dest"], _label(raw), problem))
 
