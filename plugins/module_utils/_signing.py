@@ -17,22 +17,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import collections
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
-
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - ansible-core and openstacksdk both need it
-    HAS_CRYPTOGRAPHY = False
 
 SIGNATURE = "img_signature"
 HASH_METHOD = "img_signature_hash_method"
@@ -53,27 +40,42 @@ ECC_CURVES = {
 }
 
 
-def _require_cryptography():
-    if not HAS_CRYPTOGRAPHY:
+_Crypto = collections.namedtuple("_Crypto", "x509 invalid_signature hashes serialization ec padding rsa prehashed")
+
+
+def _crypto():
+    """The parts of cryptography this file uses, imported on first use: a run that neither signs nor verifies
+    does not pay the 50 ms and several MiB they cost to import."""
+    try:
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+    except ImportError:  # pragma: no cover - ansible-core and openstacksdk both need it
         raise ValidationError("signing and verifying image signatures needs the Python package cryptography")
+    return _Crypto(x509, InvalidSignature, hashes, serialization, ec, padding, rsa, Prehashed)
 
 
 def _hash(hash_method):
     if hash_method not in HASH_METHODS:
         raise ValidationError("the hash method is one of %s, not %r" % (", ".join(HASH_METHODS), hash_method))
-    return getattr(hashes, hash_method.replace("-", ""))()
+    return getattr(_crypto().hashes, hash_method.replace("-", ""))()
 
 
 def load_signing_key(path, passphrase=None):
     """The private key in the PEM file ``path`` (RSA, or EC on a curve Glance accepts), and its Glance key type."""
-    _require_cryptography()
+    crypto = _crypto()
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except (IOError, OSError) as exc:
         raise ValidationError("cannot read the signing key %s: %s" % (path, exc.strerror or exc))
     try:
-        key = serialization.load_pem_private_key(data, passphrase.encode("utf-8") if passphrase else None)
+        key = crypto.serialization.load_pem_private_key(data, passphrase.encode("utf-8") if passphrase else None)
     except TypeError:
         # cryptography says whether a passphrase was missing or superfluous; its words name no secret.
         raise ValidationError(
@@ -87,9 +89,10 @@ def load_signing_key(path, passphrase=None):
 
 
 def key_type(key, where="the signing key"):
-    if isinstance(key, rsa.RSAPrivateKey):
+    crypto = _crypto()
+    if isinstance(key, crypto.rsa.RSAPrivateKey):
         return RSA_PSS
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if isinstance(key, crypto.ec.EllipticCurvePrivateKey):
         if key.curve.name not in ECC_CURVES:
             raise ValidationError(
                 "%s is on the curve %s, which Glance does not verify; use one of %s"
@@ -101,16 +104,18 @@ def key_type(key, where="the signing key"):
 
 def _pss(algorithm):
     """RSA-PSS as Glance's verifier checks it: MGF1 with the hash method, the longest salt."""
+    padding = _crypto().padding
     return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.MAX_LENGTH)
 
 
 def sign_digest(key, hash_method, digest):
     """The signature, as Glance's verifier checks it, of the data whose ``hash_method`` digest is ``digest``."""
+    crypto = _crypto()
     algorithm = _hash(hash_method)
-    prehashed = Prehashed(algorithm)
-    if isinstance(key, rsa.RSAPrivateKey):
+    prehashed = crypto.prehashed(algorithm)
+    if isinstance(key, crypto.rsa.RSAPrivateKey):
         return key.sign(digest, _pss(algorithm), prehashed)
-    return key.sign(digest, ec.ECDSA(prehashed))
+    return key.sign(digest, crypto.ec.ECDSA(prehashed))
 
 
 def signature_properties(signature, hash_method, key_type_name, certificate):
@@ -125,21 +130,21 @@ def signature_properties(signature, hash_method, key_type_name, certificate):
 
 def verify_digest(certificate_pem, properties, digest):
     """None when the signature in ``properties`` verifies ``digest`` with the certificate, else why not."""
-    _require_cryptography()
+    crypto = _crypto()
     try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        certificate = crypto.x509.load_pem_x509_certificate(certificate_pem)
     except ValueError as exc:
         return "the certificate %s is not a PEM X.509 certificate (%s)" % (properties[CERTIFICATE], exc)
     algorithm = _hash(properties[HASH_METHOD])
     public_key = certificate.public_key()
     try:
         signature = base64.b64decode(properties[SIGNATURE])
-        if properties[KEY_TYPE] == RSA_PSS and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, digest, _pss(algorithm), Prehashed(algorithm))
-        elif properties[KEY_TYPE] in ECC_CURVES.values() and isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, digest, ec.ECDSA(Prehashed(algorithm)))
+        if properties[KEY_TYPE] == RSA_PSS and isinstance(public_key, crypto.rsa.RSAPublicKey):
+            public_key.verify(signature, digest, _pss(algorithm), crypto.prehashed(algorithm))
+        elif properties[KEY_TYPE] in ECC_CURVES.values() and isinstance(public_key, crypto.ec.EllipticCurvePublicKey):
+            public_key.verify(signature, digest, crypto.ec.ECDSA(crypto.prehashed(algorithm)))
         else:
             return "the key type %s does not match the certificate %s" % (properties[KEY_TYPE], properties[CERTIFICATE])
-    except (InvalidSignature, ValueError, TypeError):
+    except (crypto.invalid_signature, ValueError, TypeError):
         return "the signature does not verify with the certificate %s" % properties[CERTIFICATE]
     return None
