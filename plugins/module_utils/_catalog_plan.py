@@ -24,7 +24,8 @@ version is created unlinked; its final step links it, and runs only once the com
 
 Retention follows SCS ``uuid_validity`` (scs-0102): versions the catalog lists always stay; of the others, the
 ones still valid stay, hidden (their UUID still boots), and the expired ones are deactivated, or deleted when
-deletion is enabled. A protected image is never deleted.
+deletion is enabled. A protected image is never deleted, nor is a kernel or ramdisk that an image which stays
+links; one that only an image deleted in the same run links is deleted after it (``CatalogPlan.runs``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -116,8 +117,9 @@ class Step(object):
 
 
 class CatalogPlan(object):
-    def __init__(self, steps, companions=()):
+    def __init__(self, steps, companions=(), linked=()):
         self.companions = frozenset(companions)  # the series that hold another image's kernel or ramdisk
+        self.linked = frozenset(linked)  # the IDs some image in Glance links as its kernel or ramdisk
         # Image by image, as they run; within an image, by phase (a name is left before it is taken).
         first_seen = {}
         for step in steps:
@@ -130,6 +132,22 @@ class CatalogPlan(object):
 
     def for_image(self, image):
         return [step for step in self.steps if step.image == image]
+
+    def runs(self, names):
+        """``(image, steps)`` in the order they run, for the images ``names`` (in catalog order).
+
+        Image by image: a kernel and a ramdisk hold their new versions before the image that links them. The
+        deletion of an image that another one links runs last, after every other step: by then the image that
+        linked it is gone too, and a run that stops half-way leaves an unused kernel, never an image pointing at
+        a deleted one.
+        """
+
+        def last(step):
+            return step.action == DELETE and step.image_id in self.linked
+
+        runs = [(name, [step for step in self.for_image(name) if not last(step)]) for name in names]
+        runs += [(name, [step for step in self.for_image(name) if last(step)]) for name in names]
+        return [(name, steps) for name, steps in runs if steps]
 
     def uploads_pending(self, images):
         """Whether a version of any of ``images`` still waits for its bytes."""
@@ -249,6 +267,30 @@ def plan_catalog(
     _check_strangers(problems, catalog, glance_images, managed_tag, project_id)
     if signing_certificate:
         _check_signed(problems, catalog, by_series, signing_certificate)
+    # A kernel or ramdisk that an image which stays links is not deleted (pinned). Which images stay is known only
+    # once planned, and a pinned one may stay linking others in turn: plan again until no deletion is pinned.
+    pinned = set()
+    while True:
+        found = list(problems)
+        steps = _plan_series(found, catalog, by_series, managed_tag, project_id, today, delete_retired, pinned)
+        deleted = set(step.image_id for step in steps if step.action == DELETE)
+        held = _links(image for image in glance_images if image["id"] not in deleted) & deleted
+        if not held:
+            break
+        pinned |= held
+    if found:
+        raise CatalogPlanError(found)
+    companions = [image["name"] for image in catalog if image["companion_of"]]
+    return CatalogPlan(steps, companions=companions, linked=_links(glance_images))
+
+
+def _links(images):
+    """The IDs ``images`` link as their kernel or ramdisk."""
+    return set(image.get(field) for image in images for field in LINK_FIELDS if image.get(field))
+
+
+def _plan_series(problems, catalog, by_series, managed_tag, project_id, today, delete_retired, pinned):
+    """The steps of every series: the catalog's images, then the managed series it no longer lists."""
     steps = []
     published = set()
     planned_ids = {}  # (series, version) -> the image ID it has or takes, for the images that link to it
@@ -257,12 +299,12 @@ def plan_catalog(
         series = by_series.get(image["name"], [])
         if image["enable"]:
             image_steps = _plan_image(
-                problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids
+                problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids, pinned
             )
             planned_ids.update(((step.image, step.version), step.image_id) for step in image_steps if step.image_id)
             steps.extend(image_steps)
         else:
-            retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"])
+            retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"], pinned)
             steps.extend(_retire_series(image["name"], series, retention, "the catalog disables it"))
     for series_name in sorted(set(by_series) - published):
         series = by_series[series_name]
@@ -271,11 +313,9 @@ def plan_catalog(
             validity = parse_validity(newest["properties"].get("uuid_validity") or DEFAULT_VALIDITY)
         except ValueError:
             validity = None
-        retention = Retention(validity, today, delete_retired)
+        retention = Retention(validity, today, delete_retired, pinned=pinned)
         steps.extend(_retire_series(series_name, series, retention, "no longer in the catalog"))
-    if problems:
-        raise CatalogPlanError(problems)
-    return CatalogPlan(steps, companions=[image["name"] for image in catalog if image["companion_of"]])
+    return steps
 
 
 def _version_key(image):
@@ -406,7 +446,7 @@ def _expected_sha512(version):
     return checksum.partition(":")[2] if checksum.startswith("sha512:") else None
 
 
-def _plan_image(problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids):
+def _plan_image(problems, image, series, managed_tag, project_id, today, delete_retired, planned_ids, pinned):
     name = image["name"]
     by_version = {}
     for glance in series:
@@ -432,7 +472,7 @@ def _plan_image(problems, image, series, managed_tag, project_id, today, delete_
 
     # Versions in Glance the catalog no longer lists: newest first, ranked among all versions of the series.
     everything = sorted(set(listed) | set(v for v in by_version if v), key=natural_key, reverse=True)
-    retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"])
+    retention = Retention(image["validity"], today, delete_retired, image["keep_deactivated"], pinned)
     superseded = [v for v in by_version if v not in listed and len(by_version[v]) == 1]
     for version in sorted(superseded, key=lambda v: natural_key(v or ""), reverse=True):
         rank = everything.index(version) if version in everything else len(everything)
@@ -540,11 +580,12 @@ class Retention(object):
     deletion is off, none when it is on).
     """
 
-    def __init__(self, validity, today, delete_retired, keep_deactivated=None):
+    def __init__(self, validity, today, delete_retired, keep_deactivated=None, pinned=()):
         self.validity = validity or parse_validity(DEFAULT_VALIDITY)
         self.today = today
         self.delete_retired = delete_retired
         self.keep_deactivated = keep_deactivated
+        self.pinned = pinned  # IDs never deleted: an image that stays links them
         self.expired = 0  # expired versions met so far, newest first
 
     def rule(self):
@@ -584,15 +625,15 @@ def _retire(series_name, glance, name, retention, rank, why):
         return Step(
             phase, action, series_name, version, "%s, still valid (%s)" % (why, rule), glance["id"], name, params
         )
-    if verdict == "delete" and not glance["protected"]:
+    if verdict != "delete":
+        kept = "kept deactivated" if retention.delete_retired else "deletion is off"
+    elif glance["protected"]:
+        kept = "protected, so never deleted"
+    elif glance["id"] in retention.pinned:
+        kept = "not deleted while an image that stays links it"
+    else:
         return Step(RETIRE, DELETE, series_name, version, "%s, expired (%s)" % (why, rule), glance["id"], None)
-    reason = "%s, expired (%s)%s" % (
-        why,
-        rule,
-        "; protected, so never deleted"
-        if verdict == "delete"
-        else ("; kept deactivated" if retention.delete_retired else "; deletion is off"),
-    )
+    reason = "%s, expired (%s); %s" % (why, rule, kept)
     done = glance["status"] == "deactivated" and glance["hidden"] and glance["name"] == name
     params["status"] = "deactivated" if glance["status"] in ("active", "deactivated") else None
     leaves_name = glance["name"] == series_name and name != series_name

@@ -41,7 +41,7 @@ description:
   - 'Superseded versions follow the SCS C(uuid_validity) property (scs-0102) of the catalog image''s C(meta):
     V(none), V(last-N), a date, V(notice) or V(forever) (default V(last-3)). A version that is still valid stays,
     hidden, bootable by ID; an expired one is deactivated, and deleted only with O(delete_retired=true). A
-    protected image is never deleted.'
+    protected image is never deleted, nor is a kernel or ramdisk that an image which stays links.'
 author:
   - osimages.glance contributors (@osimages)
 options:
@@ -69,7 +69,7 @@ options:
   delete_retired:
     description:
       - Delete versions whose C(uuid_validity) has expired, instead of only deactivating them.
-      - Protected images are never deleted.
+      - Protected images are never deleted, nor are the kernels and ramdisks of the images that stay.
     type: bool
     default: false
   after_transfers:
@@ -438,13 +438,12 @@ class GlanceCatalogModule(GlanceModule):
         transfers, registered = [], []
         if not self.check_mode:
             for region in acting:
-                for name in _names_in_order(catalog, region.plan):
+                for name, steps in region.plan.runs(_names_in_order(catalog, region.plan)):
                     if together.get(name, {name}) & set(failed):
                         continue
                     # An image links its kernel and ramdisk only once they hold data: it waits for their uploads too.
                     waiting = region.plan.uploads_pending(together.get(name, {name}))
                     try:
-                        steps = region.plan.for_image(name)
                         changed |= self._execute(region, steps, transfers, registered, primary, waiting)
                     except ModuleError as exc:
                         failed[name] = region.say(exc.msg)

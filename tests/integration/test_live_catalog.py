@@ -329,12 +329,20 @@ def test_a_kernel_and_ramdisk_publish_link_roll_back_and_retire_with_their_image
         again = publish([version("1")])
         assert again.rc == 0 and again.changed == 0, again.output
 
-        # A new version of the three: with uuid_validity none and deletion on, version 1 of each is deleted.
+        # A new version of the three, with uuid_validity none and deletion on. Version 1 of the image is protected,
+        # so it stays, deactivated, and so do the kernel and ramdisk it links, although they are not protected.
+        conn.image.update_image(disk["id"], is_protected=True)
         rotated = publish([version("2")], catalog_publish_delete_retired=True)
         assert rotated.rc == 0, rotated.output
         now = series(conn, tag)
-        assert sorted(now) == [(name, "2"), (name + " kernel", "2"), (name + " ramdisk", "2")]
         linked(now, "2")
+        for kept in (disk, kernel, ramdisk):
+            assert raw_image(conn, kept["id"])["status"] == "deactivated", rotated.output
+        # Unprotected, version 1 of each is deleted by the next run.
+        conn.image.update_image(disk["id"], is_protected=False)
+        cleared = publish([version("2")], catalog_publish_delete_retired=True)
+        assert cleared.rc == 0, cleared.output
+        assert sorted(series(conn, tag)) == [(name, "2"), (name + " kernel", "2"), (name + " ramdisk", "2")]
         for gone in (disk, kernel, ramdisk):
             assert raw_image(conn, gone["id"]) is None
 

@@ -445,6 +445,13 @@ def test_a_published_baremetal_image_changes_nothing_and_a_lost_link_is_restored
     assert [step.params["kernel_id"] for step in result.steps if step.action == cp.UPDATE] == [kernel_id]
 
 
+BAREMETAL = ("Debian kernel", "Debian ramdisk", "Debian")  # catalog order: the companions first
+
+
+def runs(result, names=BAREMETAL):
+    return [(name, [(step.action, step.version) for step in steps]) for name, steps in result.runs(names)]
+
+
 def test_a_new_version_links_the_new_kernel_and_the_three_retire_together():
     held = glance_after(plan([baremetal_entry(versions=("2",))], []))
     result = plan([baremetal_entry(versions=("3",), validity="none")], held, delete_retired=True)
@@ -452,6 +459,15 @@ def test_a_new_version_links_the_new_kernel_and_the_three_retire_together():
         ("Debian kernel", "2"),
         ("Debian ramdisk", "2"),
         ("Debian", "2"),
+    ]
+    # The old image is deleted before the kernel and ramdisk it links: a run that stops in between leaves unused
+    # companions (deleted by the next run), never an image pointing at a deleted kernel.
+    assert runs(result) == [
+        ("Debian kernel", [("create", "3"), ("upload", "3"), ("promote", "3")]),
+        ("Debian ramdisk", [("create", "3"), ("upload", "3"), ("promote", "3")]),
+        ("Debian", [("create", "3"), ("upload", "3"), ("promote", "3"), ("delete", "2")]),
+        ("Debian kernel", [("delete", "2")]),
+        ("Debian ramdisk", [("delete", "2")]),
     ]
     created = dict((step.image, step.image_id) for step in result.steps if step.action == cp.CREATE)
     promote = [step for step in result.steps if step.action == cp.PROMOTE and step.image == "Debian"][0]
@@ -461,6 +477,46 @@ def test_a_new_version_links_the_new_kernel_and_the_three_retire_together():
     )
     old_kernel = [glance["id"] for glance in held if glance["name"] == "Debian kernel"][0]
     assert promote.params["kernel_id"] != old_kernel
+
+
+def test_a_kernel_that_an_image_which_stays_links_is_kept():
+    held = glance_after(plan([baremetal_entry(versions=("1", "2"))], []))
+    [oldest] = [glance for glance in held if glance["name"] == "Debian (1)"]
+    oldest["protected"] = True  # an operator keeps it for the servers that still rebuild from it
+    result = plan([baremetal_entry(versions=("3",), validity="none")], held, delete_retired=True)
+    retired = dict(
+        ((step.image, step.version), (step.action, step.reason.rpartition("; ")[2]))
+        for step in result.steps
+        if step.version in ("1", "2")
+    )
+    assert retired == {
+        ("Debian", "1"): ("deactivate", "protected, so never deleted"),
+        ("Debian kernel", "1"): ("deactivate", "not deleted while an image that stays links it"),
+        ("Debian ramdisk", "1"): ("deactivate", "not deleted while an image that stays links it"),
+        ("Debian", "2"): ("delete", "superseded, expired (uuid_validity none)"),
+        ("Debian kernel", "2"): ("delete", "superseded, expired (uuid_validity none)"),
+        ("Debian ramdisk", "2"): ("delete", "superseded, expired (uuid_validity none)"),
+    }
+    # Once the image is gone, the next run deletes what it linked.
+    after = [glance for glance in held if glance["id"] != oldest["id"]]
+    result = plan([baremetal_entry(versions=("3",), validity="none")], after, delete_retired=True)
+    assert sorted((step.image, step.version) for step in result.steps if step.action == cp.DELETE) == [
+        ("Debian", "2"),
+        ("Debian kernel", "1"),
+        ("Debian kernel", "2"),
+        ("Debian ramdisk", "1"),
+        ("Debian ramdisk", "2"),
+    ]
+
+
+def test_a_baremetal_image_removed_from_the_catalog_goes_before_its_kernel_and_ramdisk():
+    held = glance_after(plan([baremetal_entry(versions=("2",), validity="none")], []))
+    result = plan([entry(name="Ubuntu")], held, delete_retired=True)
+    assert runs(result) == [
+        ("Debian", [("delete", "2")]),
+        ("Debian kernel", [("delete", "2")]),
+        ("Debian ramdisk", [("delete", "2")]),
+    ]
 
 
 CERT = "5f3e2a1b-0c4d-4e8f-9a7b-6c5d4e3f2a1b"
