@@ -219,3 +219,29 @@ def test_a_signed_catalog_publishes_signed_versions_and_refuses_an_unsigned_one(
     assert raw["img_signature_certificate_uuid"] == cert and raw["img_signature_key_type"] == "RSA-PSS"
     again = publish(["2"], **signing_vars)
     assert again.rc == 0 and again.changed == 0, again.output
+
+
+def test_image_publish_signs_the_version_it_publishes(signing, run_playbook, tmp_path):
+    """image_publish hands its signing variables to the catalog it runs; Glance verifies the bytes as they arrive."""
+    conn, env, make_signer = signing
+    key, passphrase, cert = make_signer(ec.generate_private_key(ec.SECP384R1()))
+    name = "Published %s" % uuid.uuid4().hex[:6]
+    data = tmp_path / "published.raw"
+    data.write_bytes(os.urandom(256 * 1024))
+    extra = dict(
+        image_publish_cloud="demo",
+        image_publish_name=name,
+        image_publish_version="1",
+        image_publish_artifact={"path": str(data), "disk_format": "raw"},
+        image_publish_signing_key=key,
+        image_publish_signing_key_passphrase=passphrase,
+        image_publish_signing_certificate=cert,
+        image_publish_signature_hash_method="SHA-384",
+    )
+    result = run_playbook("publish.yml", extra, env=env)
+    assert result.rc == 0, result.output
+    (published,) = [image for image in conn.image.images() if image.name == name]
+    raw = raw_image(conn, published.id)
+    assert raw["status"] == "active", raw  # Glance checked the signature with the certificate from Barbican
+    assert (raw["img_signature_key_type"], raw["img_signature_hash_method"]) == ("ECC_SECP384R1", "SHA-384")
+    assert raw["img_signature_certificate_uuid"] == cert
