@@ -111,6 +111,18 @@ def file_server(directory, hits=None):
     return http_server(functools.partial(QuietFiles, directory=str(directory), hits=hits))
 
 
+def raw_publish_vars(name, artifact, version="1", **more):
+    """image_publish's variables for publishing the raw file ``artifact`` as ``name`` into cloud demo."""
+    artifact = {"path": str(artifact), "disk_format": "raw"}
+    return dict(
+        image_publish_cloud="demo",
+        image_publish_name=name,
+        image_publish_version=version,
+        image_publish_artifact=artifact,
+        **more,
+    )
+
+
 def raw_image(conn, image_id):
     """Glance's own JSON for an image (the SDK resource hides `stores`), or None."""
     response = conn.image.get("/images/%s" % image_id)

@@ -24,6 +24,7 @@ from harness import glance_port
 from harness import http_server
 from harness import new_image
 from harness import raw_image
+from harness import raw_publish_vars
 from harness import sha512_file
 
 # Glance's limits and restarts do not vary with the matrix: newest cell only. The tests share one cloud, which they
@@ -109,12 +110,7 @@ def test_an_upload_over_the_storage_quota_fails_and_leaves_nothing(limited, limi
 def test_image_publish_over_the_cap_rolls_back(limited, run_playbook, tmp_path):
     conn, env = limited
     name = "cap-publish-%s" % uuid.uuid4().hex[:6]
-    variables = dict(
-        image_publish_cloud="demo",
-        image_publish_name=name,
-        image_publish_version="1",
-        image_publish_artifact={"path": str(data_file(tmp_path, SIZE_CAP + MIB)), "disk_format": "raw"},
-    )
+    variables = raw_publish_vars(name, data_file(tmp_path, SIZE_CAP + MIB))
     result = run_playbook("publish.yml", variables, env=env)
     assert result.rc != 0
     assert "413" in result.output and "The new image was deleted again" in result.output, result.output[-3000:]

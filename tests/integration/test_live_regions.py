@@ -21,6 +21,7 @@ from harness import OUTPUT_LOG
 from harness import ExtraCloud
 from harness import new_image
 from harness import raw_image
+from harness import raw_publish_vars
 
 # A cloud of its own, started once for this file; the regions do not vary with the matrix: newest cell only.
 pytestmark = [pytest.mark.newest_only, pytest.mark.own_cloud]
@@ -236,13 +237,7 @@ def test_image_publish_takes_the_regions_too(regions, run_playbook, tmp_path):
     name = "regions-%s-P" % uuid.uuid4().hex[:6]
     artifact = tmp_path / "p1.raw"
     artifact.write_bytes(os.urandom(64 * 1024))
-    extra = dict(
-        image_publish_cloud="demo",
-        image_publish_name=name,
-        image_publish_version="1",
-        image_publish_artifact={"path": str(artifact), "disk_format": "raw"},
-        image_publish_regions=["RegionOne", "RegionTwo"],
-    )
+    extra = raw_publish_vars(name, artifact, image_publish_regions=["RegionOne", "RegionTwo"])
     result = run_playbook("publish.yml", extra, env=env)
     assert result.rc == 0, result.output
     copies = [list(conn.image.images(name=name)) for conn in (one, two)]

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from harness import SECRETS
 from harness import ExtraCloud
 from harness import raw_image
+from harness import raw_publish_vars
 
 BARBICAN_CLOUD = ExtraCloud("cloud-barbican", LOCALCLOUD_BARBICAN="1")
 # Signing does not vary with ansible-core or openstacksdk: newest cell only, on a cloud of its own.
@@ -228,11 +229,9 @@ def test_image_publish_signs_the_version_it_publishes(signing, run_playbook, tmp
     name = "Published %s" % uuid.uuid4().hex[:6]
     data = tmp_path / "published.raw"
     data.write_bytes(os.urandom(256 * 1024))
-    extra = dict(
-        image_publish_cloud="demo",
-        image_publish_name=name,
-        image_publish_version="1",
-        image_publish_artifact={"path": str(data), "disk_format": "raw"},
+    extra = raw_publish_vars(
+        name,
+        data,
         image_publish_signing_key=key,
         image_publish_signing_key_passphrase=passphrase,
         image_publish_signing_certificate=cert,
