@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # Internal use only: this file is not part of the collection's public API.
-"""Local disk image files: real format, safety, qemu-img commands, build manifests, boot tests.
+"""Local disk image files: real format, safety, qemu-img commands, build manifests.
 
 The format and safety checks use oslo.utils' ``format_inspector``, the code Glance itself runs
 on uploaded data. They run before qemu-img ever opens a file: ``qemu-img convert`` follows a
@@ -17,9 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import select
-import subprocess
-import time
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
@@ -228,98 +225,3 @@ def manifest_is_current(recorded, wanted, artifact_sha512):
     if recorded.get("artifact_sha512") != artifact_sha512:
         return False
     return all(recorded.get(key) == value for key, value in wanted.items())
-
-
-# --- boot tests ---------------------------------------------------------------------------------
-
-
-def kvm_probe_command(qemu):
-    """A qemu run that aborts at once where KVM cannot run ``-cpu host`` (the device node is not proof)."""
-    return [qemu, "-accel", "kvm", "-cpu", "host", "-nodefaults", "-display", "none", "-S", "-monitor", "none"]
-
-
-def probe_kvm(qemu, seconds=3):
-    """True when qemu keeps running with KVM for ``seconds``: it failed fast otherwise."""
-    if not os.path.exists("/dev/kvm"):
-        return False
-    with open(os.devnull, "wb") as devnull:
-        try:
-            process = subprocess.Popen(kvm_probe_command(qemu), stdout=devnull, stderr=devnull)
-        except OSError:
-            return False
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            if process.poll() is not None:
-                return False
-            time.sleep(0.1)
-        process.kill()
-        process.wait()
-    return True
-
-
-def boot_command(qemu, path, disk_format, accel, memory, kernel=None, initrd=None, append=None, seed=None):
-    """The qemu argv for a throw-away boot: snapshot=on, so the artifact itself is never written (pure)."""
-    argv = [
-        qemu,
-        "-accel",
-        accel,
-        "-m",
-        str(memory),
-        "-nodefaults",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-        "-monitor",
-        "none",
-    ]
-    if accel == "kvm":
-        argv += ["-cpu", "host"]
-    argv += ["-drive", "file=%s,format=%s,if=virtio,snapshot=on" % (path, QEMU_FORMATS[disk_format])]
-    if seed:
-        argv += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % seed]
-    if kernel:
-        argv += ["-kernel", kernel]
-        if initrd:
-            argv += ["-initrd", initrd]
-        argv += ["-append", append or "root=/dev/vda console=ttyS0"]
-    return argv
-
-
-def watch_console(argv, pattern, timeout, log_path=None):
-    """Run argv, reading its serial console until ``pattern`` appears, the VM stops, or ``timeout``.
-
-    Returns (matched, console_text, seconds). The VM is always stopped before returning.
-    """
-    started = time.time()
-    console = bytearray()
-    wanted = pattern.encode("utf-8")
-    log = open(log_path, "wb") if log_path else None
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    matched = False
-    try:
-        while time.time() - started < timeout:
-            ready, dummy, dummy = select.select([process.stdout], [], [], 0.5)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            chunk = os.read(process.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            console.extend(chunk)
-            if log:
-                log.write(chunk)
-                log.flush()
-            if wanted in console:
-                matched = True
-                break
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stdout.close()
-        if log:
-            log.close()
-    return matched, console.decode("utf-8", "replace"), round(time.time() - started, 1)

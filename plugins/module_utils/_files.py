@@ -14,6 +14,12 @@ import os
 import tempfile
 
 
+def cache_dir():
+    """Where the collection keeps what it may read again in a later task: the user's cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "osimages.glance")
+
+
 def write_atomically(path, data, mode=None):
     """Write ``data`` (bytes) to ``path`` through a temporary file beside it, renamed over it: a reader sees the old
     file or the new one, never a part. ``mode`` None keeps the temporary file's 0600. Raises OSError; the temporary
@@ -46,3 +52,13 @@ def read_json(path):
 def write_json(path, value, mode=None):
     """``value`` as JSON (sorted keys, indented) in ``path``, whole or not at all; raises OSError."""
     write_atomically(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"), mode)
+
+
+def write_cache(path, value):
+    """``value`` as JSON in the cache file ``path`` (its folder made first), whole or not at all. A cache is only ever
+    a shortcut, so one that cannot be written is not an error."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_json(path, value)
+    except OSError:
+        pass

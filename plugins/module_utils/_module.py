@@ -24,8 +24,9 @@ from ansible_collections.osimages.glance.plugins.module_utils._connection import
 from ansible_collections.osimages.glance.plugins.module_utils._connection import wait_spec
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
+from ansible_collections.osimages.glance.plugins.module_utils._files import cache_dir
 from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
-from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
+from ansible_collections.osimages.glance.plugins.module_utils._files import write_cache
 from ansible_collections.osimages.glance.plugins.module_utils._images import ImageApi
 from ansible_collections.osimages.glance.plugins.module_utils._properties import IMAGE_RESOURCE_TYPE
 from ansible_collections.osimages.glance.plugins.module_utils._properties import VALIDATION_MODES
@@ -188,11 +189,11 @@ class GlanceModule(LocalModule):
         fingerprint = definitions_fingerprint(summaries)
         if cached.get("fingerprint") == fingerprint and 0 <= now - cached.get("saved", 0) < DEFINITIONS_MAX_AGE:
             self._definitions = cached["definitions"]
-            _write_json(path, dict(cached, checked=now))
+            write_cache(path, dict(cached, checked=now))
             return self._definitions
         namespaces = [self.api.metadef_namespace(summary["namespace"], IMAGE_RESOURCE_TYPE) for summary in summaries]
         self._definitions = definitions_from(namespaces, self.api.image_schema())
-        _write_json(path, dict(fingerprint=fingerprint, saved=now, checked=now, definitions=self._definitions))
+        write_cache(path, dict(fingerprint=fingerprint, saved=now, checked=now, definitions=self._definitions))
         return self._definitions
 
     def warnings(self):
@@ -202,20 +203,10 @@ class GlanceModule(LocalModule):
 
 def _definitions_cache(endpoint):
     """Where the definitions of the Glance at ``endpoint`` are kept between tasks."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     key = hashlib.sha256(str(endpoint).encode("utf-8")).hexdigest()[:16]
-    return os.path.join(base, "osimages.glance", "property-definitions-%s.json" % key)
+    return os.path.join(cache_dir(), "property-definitions-%s.json" % key)
 
 
 def _read_json(path):
     """The JSON object in ``path``, or {} when there is none to read (the cache is only ever a shortcut)."""
     return read_json(path) or {}
-
-
-def _write_json(path, value):
-    """Write ``value`` to ``path`` whole or not at all; a cache that cannot be written is not an error."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_json(path, value)
-    except OSError:
-        pass

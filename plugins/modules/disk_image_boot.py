@@ -15,8 +15,16 @@ description:
   - Boots O(path) with C(qemu-system-x86_64) on a throw-away snapshot (the file itself is never written) and
     reads the serial console until O(pattern) appears. The task fails when the pattern does not appear within
     O(timeout) or the machine stops first, so a pipeline stops before anything is published.
-  - Uses KVM only when a probe shows it works (a C(/dev/kvm) device node is not proof, since some hosts have one that
-    cannot run C(-cpu host)), and software emulation (TCG) otherwise.
+  - Uses KVM only when a probe shows it works, and software emulation (TCG) otherwise. A C(/dev/kvm) device node
+    is not proof, since some hosts refuse C(-cpu host), and under some nested hypervisors KVM starts but cannot run
+    a boot loader's first protected-mode instructions. The probe boots a one-sector guest of its own (made in a temporary
+    folder) that leaves real mode the way boot loaders do, and KVM counts only when that guest's marker reaches the
+    serial console within seconds. The answer is kept in C(~/.cache/osimages.glance) for an hour, per qemu binary,
+    so the tasks of one run probe once.
+  - While it waits for O(pattern), it also reads qemu's own output. When qemu reports that KVM cannot run the guest
+    (C(KVM internal error), C(emulation failure), C(KVM entry failed), C(failed to set MSR)), it stops the machine
+    at once rather than waiting for O(timeout) - qemu pauses such a guest and keeps running - and, with
+    O(accelerator=auto), boots again under TCG with a warning (RV(fallback_reason)).
   - Never reports a change. In check mode nothing is booted.
 author:
   - osimages.glance contributors (@osimages)
@@ -29,6 +37,7 @@ options:
       - Only find the accelerator qemu can use on this host - V(kvm) when the probe shows it works, V(tcg)
         otherwise - and boot nothing (also in check mode). Tools that run qemu themselves, such as the role
         C(osimages.glance.image_build)'s virt-customize step, ask this instead of probing on their own.
+      - With O(accelerator=kvm) or O(accelerator=tcg), the answer is that accelerator, unprobed.
     type: bool
     default: false
     version_added: 0.2.0
@@ -52,7 +61,12 @@ options:
     type: int
     default: 512
   accelerator:
-    description: V(auto) probes KVM and falls back to V(tcg).
+    description:
+      - V(auto) uses KVM when the probe shows it works, and V(tcg) otherwise; a boot that qemu stops because KVM
+        cannot run the guest starts again under V(tcg).
+      - V(kvm) uses KVM without probing, and fails at once, with qemu's words, when qemu reports that KVM cannot run
+        the guest.
+      - V(tcg) is software emulation, slower but independent of the host's KVM.
     type: str
     choices: [auto, kvm, tcg]
     default: auto
@@ -96,6 +110,12 @@ EXAMPLES = r"""
     pattern: "Cloud-init v. "
     timeout: 600
 
+- name: Boot-test under KVM only, failing at once where KVM cannot run the guest
+  osimages.glance.disk_image_boot:
+    path: /srv/artifacts/debian-13.qcow2
+    disk_format: qcow2
+    accelerator: kvm
+
 - name: Ask which accelerator qemu can use here, booting nothing
   osimages.glance.disk_image_boot:
     probe_only: true
@@ -114,6 +134,21 @@ accelerator:
   returned: unless in check mode, and always with O(probe_only)
   type: str
   sample: tcg
+accelerator_reason:
+  description:
+    - Why RV(accelerator) was used - the probe's guest ran under KVM, or why KVM was not usable (no C(/dev/kvm),
+      qemu refused it, the probe's guest did not run), or that it was asked for.
+  returned: unless in check mode, and always with O(probe_only)
+  type: str
+  sample: "KVM did not run the probe's guest: KVM internal error. Suberror: 1; emulation failure"
+  version_added: 0.2.0
+fallback_reason:
+  description:
+    - Why a boot under KVM was abandoned and started again under TCG (qemu's own words), or V(null) when it was not.
+  returned: when booted (not in check mode, not with O(probe_only))
+  type: str
+  sample: "qemu stopped the guest under KVM after 0.4 s: KVM internal error. Suberror: 1; emulation failure"
+  version_added: 0.2.0
 seconds:
   description: How long the boot took until the pattern appeared.
   returned: when booted (not in check mode, not with O(probe_only))
@@ -128,12 +163,9 @@ console_tail:
 
 import os
 
-from ansible_collections.osimages.glance.plugins.module_utils import _diskimage as diskimage
-from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
+from ansible_collections.osimages.glance.plugins.module_utils import _boot as qemu_boot
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
-
-CONSOLE_TAIL = 2000
 
 
 class DiskImageBootModule(LocalModule):
@@ -155,6 +187,10 @@ class DiskImageBootModule(LocalModule):
     )
     module_kwargs = dict(required_by=dict(initrd="kernel"), required_if=[("probe_only", False, ["path"])])
 
+    def __init__(self):
+        super(DiskImageBootModule, self).__init__()
+        self.notes = []
+
     def run(self):
         params = self.params
         for option in ("path", "kernel", "initrd", "seed"):
@@ -163,37 +199,30 @@ class DiskImageBootModule(LocalModule):
         qemu = self.ansible.get_bin_path(params["qemu"])
         if qemu is None:
             raise ValidationError("%s is not installed (Debian package qemu-system-x86)" % params["qemu"])
-        accel = params["accelerator"]
-        if params["probe_only"] or (accel == "auto" and not self.check_mode):
-            accel = "kvm" if diskimage.probe_kvm(qemu) else "tcg"
         if params["probe_only"]:
-            return dict(changed=False, accelerator=accel)
+            chosen = qemu_boot.choose_accelerator(qemu, params["accelerator"])
+            return dict(changed=False, accelerator=chosen.name, accelerator_reason=chosen.reason)
         if self.check_mode:
             return dict(changed=False, msg="not booted in check mode")
-        argv = diskimage.boot_command(
-            qemu,
-            params["path"],
-            params["disk_format"],
-            accel,
-            params["memory"],
-            params["kernel"],
-            params["initrd"],
-            params["append"],
-            params["seed"],
+        machine = dict(
+            (key, params[key]) for key in ("path", "disk_format", "memory", "kernel", "initrd", "append", "seed")
         )
-        matched, console, seconds = diskimage.watch_console(
-            argv, params["pattern"], params["timeout"], params["console_log"]
+        booted = qemu_boot.boot(
+            qemu, machine, params["accelerator"], params["pattern"], params["timeout"], params["console_log"]
         )
-        tail = console[-CONSOLE_TAIL:]
-        if not matched:
-            raise DiskImageError(
-                "boot test of %s failed: %r did not appear on the serial console within %d s (%s)"
-                % (params["path"], params["pattern"], params["timeout"], accel),
-                accelerator=accel,
-                seconds=seconds,
-                console_tail=tail,
-            )
-        return dict(changed=False, accelerator=accel, seconds=seconds, console_tail=tail)
+        if booted.fallback_reason:
+            self.notes.append("%s; booted %s again under TCG" % (booted.fallback_reason, params["path"]))
+        return dict(
+            changed=False,
+            accelerator=booted.accelerator,
+            accelerator_reason=booted.reason,
+            fallback_reason=booted.fallback_reason,
+            seconds=booted.seconds,
+            console_tail=booted.console,
+        )
+
+    def warnings(self):
+        return list(self.notes)
 
 
 def main():

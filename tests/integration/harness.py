@@ -20,6 +20,7 @@ from faultproxy import FaultProxy
 HERE = Path(__file__).resolve().parent
 CALLBACKS = HERE / "callback_plugins"
 LOCALCLOUD = HERE.parent / "cloud" / "localcloud"
+FAKE_QEMU = HERE.parent / "scripts" / "fake-qemu"
 
 # Every module and playbook output of the session: the session's last check searches it for secrets.
 OUTPUT_LOG = []
@@ -109,6 +110,17 @@ def http_server(handler):
 def file_server(directory, hits=None):
     """http_server for the files in ``directory``; each request's path is appended to ``hits``."""
     return http_server(functools.partial(QuietFiles, directory=str(directory), hits=hits))
+
+
+def fake_qemu_env(base_env, folder, **cases):
+    """``base_env`` with tests/scripts/fake-qemu first on PATH as qemu-system-x86_64, playing ``cases`` (probe, kvm,
+    tcg: see the script), and a cache of its own (the probe's answer). Returns (env, the file counting its runs)."""
+    bin_dir = Path(folder) / "fake-bin"
+    bin_dir.mkdir()
+    shutil.copy(str(FAKE_QEMU), str(bin_dir / "qemu-system-x86_64"))
+    env = dict(base_env, PATH="%s:%s" % (bin_dir, base_env["PATH"]), XDG_CACHE_HOME=str(Path(folder) / "cache"))
+    env.update(("FAKE_QEMU_%s" % case.upper(), value) for case, value in cases.items())
+    return env, bin_dir / "qemu-system-x86_64.runs"
 
 
 def raw_publish_vars(name, artifact, version="1", **more):

@@ -7,6 +7,7 @@ did is checked with plain openstacksdk and qemu-img, never with the roles' own f
 import hashlib
 import json
 import lzma
+import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from glance_state import series_images
 from harness import PlaybookRunner
+from harness import fake_qemu_env
 from harness import file_server
 from harness import made_once
 from harness import sha512_file
@@ -29,9 +31,9 @@ def versions(conn, series):
     return {image["internal_version"]: image for image in series_images(conn, series)}
 
 
-def build(run_playbook, tmp_path, **variables):
+def build(run_playbook, tmp_path, env=None, **variables):
     base = dict(image_build_dir=str(tmp_path / "build"), image_build_name="fixture")
-    return run_playbook("build.yml", dict(base, **variables))
+    return run_playbook("build.yml", dict(base, **variables), env=env)
 
 
 def publish(run_playbook, name, version, artifact, **variables):
@@ -474,14 +476,62 @@ def test_dib_backend_builds_a_baremetal_image_published_with_its_kernel_and_ramd
     assert unchanged.rc == 0 and unchanged.changed == 0, unchanged.output
 
 
+def kvm_usable_here():
+    """Whether this host lets the probe run qemu under KVM at all (the fake qemu then plays the rest)."""
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
 def test_the_kvm_probe_answers_without_booting(run_module):
     """image_build's virt-customize step asks disk_image_boot's probe rather than probing on its own."""
     probe, missing = run_module.many("disk_image_boot", [{"probe_only": True}, {}], cloud=None)
     assert not probe["failed"] and not probe["changed"] and "seconds" not in probe
-    assert probe["accelerator"] in ("kvm", "tcg")
+    assert probe["accelerator"] in ("kvm", "tcg") and probe["accelerator_reason"]
     if not Path("/dev/kvm").exists():
-        assert probe["accelerator"] == "tcg"
+        assert probe["accelerator"] == "tcg" and probe["accelerator_reason"] == "this host has no /dev/kvm"
     assert missing["failed"] and "probe_only is False" in missing["msg"] and "path" in missing["msg"]
+
+
+def test_disk_image_boot_meets_a_kvm_that_stops_the_guest(run_module, tmp_path):
+    """A qemu whose KVM runs the probe's guest but stops the real one: auto boots again under TCG at once, with a
+    warning; kvm fails at once with qemu's words. Neither waits for its 300 s timeout."""
+    env, runs = fake_qemu_env(run_module.env, tmp_path)
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 4096)
+    auto, kvm = run_module.many(
+        "disk_image_boot", [{"path": str(disk)}, {"path": str(disk), "accelerator": "kvm"}], cloud=None, env=env
+    )
+    assert not auto["failed"], auto
+    assert auto["accelerator"] == "tcg" and "fake login:" in auto["console_tail"]
+    if kvm_usable_here():
+        assert runs.read_text().split() == ["kvm", "kvm", "tcg", "kvm"]  # probe, KVM boot, TCG boot; kvm's boot
+        assert auto["fallback_reason"].endswith("KVM internal error. Suberror: 1; emulation failure")
+        assert "booted %s again under TCG" % disk in auto["_output"]
+    else:  # no KVM to try: TCG from the start, and the probe says why
+        assert runs.read_text().split() == ["tcg", "kvm"] and auto["fallback_reason"] is None
+        assert auto["accelerator_reason"].startswith("/dev/kvm") or "no /dev/kvm" in auto["accelerator_reason"]
+    assert kvm["failed"] and kvm["accelerator"] == "kvm" and kvm["seconds"] < 30
+    assert kvm["msg"] == (
+        "boot test of %s failed: qemu stopped the guest under KVM after %s s: "
+        "KVM internal error. Suberror: 1; emulation failure" % (disk, kvm["seconds"])
+    )
+
+
+def test_image_build_passes_its_accelerator_on(tmp_path, run_playbook):
+    """image_build_boot_accelerator reaches the boot test: with kvm, a KVM that stops the guest fails it at once."""
+    env, runs = fake_qemu_env(run_playbook.env, tmp_path)
+    disk = tmp_path / "blank.raw"
+    disk.write_bytes(b"\0" * (4 << 20))
+    variables = dict(
+        image_build_backend="file",
+        image_build_src=str(disk),
+        image_build_format="raw",
+        image_build_boot_test=True,
+        image_build_boot_accelerator="kvm",
+    )
+    result = build(run_playbook, tmp_path, env=env, **variables)
+    assert result.rc != 0, result.output
+    assert "qemu stopped the guest under KVM after" in result.output and "emulation failure" in result.output
+    assert runs.read_text().split() == ["kvm"]  # asked for KVM: no probe, no second boot
 
 
 def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):
