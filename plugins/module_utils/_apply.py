@@ -18,6 +18,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan impo
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import DELETE
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import SERIES_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import VERSION_PROPERTY
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
@@ -118,3 +119,15 @@ def _create_version(api, step, desired):
     raise GlanceError(
         "no free image ID for version %s of %s after %d tries" % (step.version, step.image, len(candidates))
     )
+
+
+def wait_for_import(api, image, since, stores, timeout, what):
+    """Wait until the upload or import of ``image`` that started at ``since`` (glance_now()) has reached
+    ``stores``; return the raw image. Fails early when Glance reports the import failed (_data_plan.import_outcome
+    reads Glance's import tasks, asked only while the image is not settled)."""
+
+    def finished(raw):
+        unsettled = raw["status"] != "active" or raw.get("os_glance_failed_import")
+        return import_outcome(raw, api.import_tasks(raw) if unsettled else [], since, stores)
+
+    return api.wait(image, finished, timeout, what)

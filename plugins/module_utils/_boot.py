@@ -32,11 +32,11 @@ import tempfile
 import time
 from collections import namedtuple
 
-from ansible_collections.osimages.glance.plugins.module_utils._diskimage import QEMU_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._errors import DiskImageError
 from ansible_collections.osimages.glance.plugins.module_utils._files import cache_dir
 from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
 from ansible_collections.osimages.glance.plugins.module_utils._files import write_cache
+from ansible_collections.osimages.glance.plugins.module_utils._formats import QEMU_FORMATS
 
 KVM_DEVICE = "/dev/kvm"
 PROBE_MARKER = b"osimages-probe: guest ran"

@@ -28,6 +28,7 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import CONTAINER_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import DISK_FORMATS
@@ -36,7 +37,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._scs import REPLAC
 from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_date
 from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_provided_until
 from ansible_collections.osimages.glance.plugins.module_utils._scs import parse_validity
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
 
 # openstack-image-manager's keys, and what an image gets when it leaves an optional one out.
 OSISM_IMAGE_DEFAULTS = {

@@ -37,8 +37,8 @@ import os
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import COMPANIONS
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import natural_key
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import versioned_name
-from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UNINSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._formats import UNINSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import has_changes

@@ -14,9 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._errors import deactivated_data
 
 MIB = 1024 * 1024
 
@@ -208,7 +208,7 @@ def _plan_copy(image, request):
 def _plan_download(image, request):
     status = image["status"]
     if status == "deactivated" and request.get("admin") is False:
-        raise deactivated_refusal(image)
+        raise deactivated_data(label(image))
     if status not in ("active", "deactivated"):
         raise ValidationError("%s has no data to download (status %s)" % (label(image), status))
     digest = request.get("local_digest")
@@ -237,15 +237,6 @@ def quota_shortfall(usage, size, staged=False):
                 needed,
             )
     return None
-
-
-def deactivated_refusal(image):
-    """What a non-admin gets for the data of a deactivated image: Glance's 403, said plainly."""
-    return Forbidden(
-        "%s is deactivated: Glance lets only admins download its data; reactivate it, or download as an admin"
-        % label(image),
-        status_code=403,
-    )
 
 
 def latest_task(tasks, since=None):

@@ -22,25 +22,12 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Dis
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
 from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
+from ansible_collections.osimages.glance.plugins.module_utils._formats import CONVERTIBLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._formats import INSPECTOR_TO_DISK_FORMAT
+from ansible_collections.osimages.glance.plugins.module_utils._formats import QEMU_FORMATS
 
 FORMAT_INSPECTOR_REQUIREMENT = "oslo.utils[image-inspection]>=7.3.0"
 GIB = 1024**3
-# Formats the inspector recognises, as Glance disk_format names. A GPT-partitioned raw disk is raw.
-INSPECTABLE_FORMATS = ("raw", "qcow2", "vhd", "vhdx", "vmdk", "vdi", "iso")
-INSPECTOR_TO_DISK_FORMAT = {"gpt": "raw"}
-# Glance disk formats the inspector cannot read: kernel and ramdisk files, ploop.
-UNINSPECTABLE_FORMATS = ("ami", "ari", "aki", "ploop")
-# Glance disk_format -> qemu-img format name.
-QEMU_FORMATS = {
-    "raw": "raw",
-    "qcow2": "qcow2",
-    "vmdk": "vmdk",
-    "vhd": "vpc",
-    "vhdx": "vhdx",
-    "vdi": "vdi",
-    "iso": "raw",
-}
-CONVERTIBLE_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx")
 QEMU_IMG_CHECK_NOT_SUPPORTED = 63
 QEMU_IMG_CHECK_LEAKS = 3
 

@@ -70,3 +70,11 @@ class TransientError(GlanceError):
 
 class ImmutableAttributeError(GlanceError):
     """A create-only attribute differs on an existing image."""
+
+
+def deactivated_data(what):
+    """What a non-admin gets for the data of a deactivated image (``what`` names it): Glance's 403, said plainly."""
+    return Forbidden(
+        "%s is deactivated: Glance lets only admins download its data; reactivate it, or download as an admin" % what,
+        status_code=403,
+    )

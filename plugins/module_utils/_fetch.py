@@ -37,13 +37,14 @@ import time
 
 from ansible.module_utils.six.moves import http_client
 
-from ansible_collections.osimages.glance.plugins.module_utils._connection import redact_url
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum_file
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._files import read_json
 from ansible_collections.osimages.glance.plugins.module_utils._files import write_json
-from ansible_collections.osimages.glance.plugins.module_utils._latest import parse_checksum_file
-from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
+from ansible_collections.osimages.glance.plugins.module_utils._secrets import redact_url
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import CHUNK_SIZE
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import BackgroundHasher
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import ChecksumMismatch
@@ -52,7 +53,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import c
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import remove_file
 
 TEXT_LIMIT = 4 * 1024 * 1024

@@ -21,9 +21,6 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.osimages.glance.plugins.module_utils._data_plan import deactivated_refusal
-from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
-from ansible_collections.osimages.glance.plugins.module_utils._data_plan import latest_task
 from ansible_collections.osimages.glance.plugins.module_utils._errors import AmbiguousName
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Forbidden
@@ -33,6 +30,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Too
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
+from ansible_collections.osimages.glance.plugins.module_utils._errors import deactivated_data
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_id
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
@@ -193,10 +191,6 @@ class ImageApi(object):
             # `next` is absolute from the API root ("/v2/images?marker=..."), the adapter is rooted at /v2.
             if url and url.startswith("/v2/"):
                 url = url[3:]
-
-    def find_by_name(self, name, owner):
-        """All images of ``owner`` called ``name``, hidden ones included."""
-        return list(self.iter_images(owned_by(owner, name)))
 
     def most_recent(self, query, key):
         """The image that sorts last by ``key`` among those ``query`` selects, or None: Glance sorts, and one image
@@ -489,7 +483,7 @@ class ImageApi(object):
     def open_download(self, image, offset=0):
         """The streaming response for the image's data from byte ``offset`` on; the caller iterates and closes it.
 
-        A non-admin asking for a deactivated image's data gets Glance's 403 as _data_plan.deactivated_refusal.
+        A non-admin asking for a deactivated image's data gets Glance's 403 as _errors.deactivated_data.
         """
         headers = {"Range": "bytes=%d-" % offset} if offset else None
         try:
@@ -503,7 +497,7 @@ class ImageApi(object):
             )
         except Forbidden:
             if image.get("status") == "deactivated":
-                raise deactivated_refusal(image)
+                raise deactivated_data(_describe(image))
             raise
 
     def is_admin(self):
@@ -534,20 +528,6 @@ class ImageApi(object):
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 5)
-
-    def wait_for_import(self, image, since, stores, timeout, what):
-        """Wait until the upload or import of ``image`` that started at ``since`` (glance_now()) has reached
-        ``stores``; return the raw image. Fails early when Glance reports the import failed."""
-
-        def finished(raw):
-            unsettled = raw["status"] != "active" or raw.get("os_glance_failed_import")
-            return import_outcome(raw, self.import_tasks(raw) if unsettled else [], since, stores)
-
-        return self.wait(image, finished, timeout, what)
-
-    def last_import_task(self, image):
-        """Glance's newest import task of ``image``, or None."""
-        return latest_task(self.import_tasks(image))
 
     # -- name resolution ----------------------------------------------------
 

@@ -56,29 +56,11 @@ CHUNK_SIZE = 1024 * 1024
 DOWNLOAD_CHUNK_SIZE = 4 * 1024 * 1024
 # Hashing outruns any upload: two chunks in waiting are enough (measured on 1 GiB: less CPU than four).
 QUEUE_DEPTH = 2
-CHECKSUM_ALGORITHMS = ("sha256", "sha512", "md5")
 MIB = 1024.0 * 1024.0
 
 
 class ChecksumMismatch(ModuleError):
     """The bytes do not hash to what the user or Glance said they should."""
-
-
-def parse_checksum(value):
-    """'ALGO:HEX' -> (algo, hex), validated; None -> None."""
-    if value is None:
-        return None
-    algo, sep, digest = value.partition(":")
-    algo = algo.strip().lower()
-    digest = digest.strip().lower()
-    if not sep or algo not in CHECKSUM_ALGORITHMS:
-        raise ValidationError(
-            "checksum must look like ALGO:HEX with ALGO one of %s, got %r" % (", ".join(CHECKSUM_ALGORITHMS), value)
-        )
-    expected_length = hashlib.new(algo).digest_size * 2
-    if len(digest) != expected_length or any(c not in "0123456789abcdef" for c in digest):
-        raise ValidationError("checksum %s must be %d hexadecimal digits" % (algo, expected_length))
-    return algo, digest
 
 
 class BackgroundHasher(object):

@@ -197,6 +197,9 @@ from ansible_collections.osimages.glance.plugins.module_utils import _diskimage 
 from ansible_collections.osimages.glance.plugins.module_utils import _packages as packages
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._files import write_atomically
+from ansible_collections.osimages.glance.plugins.module_utils._formats import CONVERTIBLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._formats import INSPECTABLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._formats import QEMU_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 
@@ -214,9 +217,9 @@ class DiskImageModule(LocalModule):
     module_name = "disk_image"
     argument_spec = dict(
         src=dict(type="path", required=True),
-        format=dict(type="str", choices=list(diskimage.INSPECTABLE_FORMATS)),
+        format=dict(type="str", choices=list(INSPECTABLE_FORMATS)),
         dest=dict(type="path"),
-        dest_format=dict(type="str", choices=list(diskimage.CONVERTIBLE_FORMATS)),
+        dest_format=dict(type="str", choices=list(CONVERTIBLE_FORMATS)),
         compression=dict(type="str", choices=["none", "zlib", "zstd"], default="none"),
         inputs=dict(type="dict", default={}),
         source=dict(type="str"),
@@ -257,7 +260,7 @@ class DiskImageModule(LocalModule):
     def _verify(self):
         params = self.params
         if not diskimage.has_format_inspector():
-            self.ansible.fail_json(msg=missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
+            raise ValidationError(missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
         src = params["src"]
         if not os.path.isfile(src):
             raise ValidationError("the disk image %s does not exist or is not a file" % src)
@@ -324,7 +327,7 @@ class DiskImageModule(LocalModule):
         return dict(
             path=path,
             disk_format=found["format"],
-            qemu_format=diskimage.QEMU_FORMATS.get(found["format"]),
+            qemu_format=QEMU_FORMATS.get(found["format"]),
             container_format="bare",
             size=os.path.getsize(path) if os.path.exists(path) else None,
             virtual_size=found["virtual_size"],

@@ -17,10 +17,10 @@ description:
     O(timeout) or the machine stops first, so a pipeline stops before anything is published.
   - Uses KVM only when a probe shows it works, and software emulation (TCG) otherwise. A C(/dev/kvm) device node
     is not proof, since some hosts refuse C(-cpu host), and under some nested hypervisors KVM starts but cannot run
-    a boot loader's first protected-mode instructions. The probe boots a one-sector guest of its own (made in a temporary
-    folder) that leaves real mode the way boot loaders do, and KVM counts only when that guest's marker reaches the
-    serial console within seconds. The answer is kept in C(~/.cache/osimages.glance) for an hour, per qemu binary,
-    so the tasks of one run probe once.
+    a boot loader's first protected-mode instructions. The probe boots a one-sector guest of its own (made in a
+    temporary folder) that leaves real mode the way boot loaders do, and KVM counts only when that guest's marker
+    reaches the serial console within seconds. The answer is kept in C(~/.cache/osimages.glance) for an hour, per
+    qemu binary, so the tasks of one run probe once.
   - While it waits for O(pattern), it also reads qemu's own output. When qemu reports that KVM cannot run the guest
     (C(KVM internal error), C(emulation failure), C(KVM entry failed), C(failed to set MSR)), it stops the machine
     at once rather than waiting for O(timeout) - qemu pauses such a guest and keeps running - and, with

@@ -198,8 +198,8 @@ retried:
 """
 
 from ansible_collections.osimages.glance.plugins.module_utils import _fetch as fetch
-from ansible_collections.osimages.glance.plugins.module_utils._connection import url_secrets
 from ansible_collections.osimages.glance.plugins.module_utils._module import LocalModule
+from ansible_collections.osimages.glance.plugins.module_utils._secrets import url_secrets
 
 
 class DiskImageFetchModule(LocalModule):

@@ -342,7 +342,7 @@ image:
 from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_plan
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import IdTaken
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._glance_module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import DERIVED_ID_ATTEMPTS
 from ansible_collections.osimages.glance.plugins.module_utils._queries import derived_image_id
 from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by

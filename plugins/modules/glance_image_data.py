@@ -324,6 +324,8 @@ import os
 import time
 
 from ansible_collections.osimages.glance.plugins.module_utils._apply import apply_plan
+from ansible_collections.osimages.glance.plugins.module_utils._apply import wait_for_import
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import BUSY_STATUSES
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import COPY
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import DOWNLOAD
@@ -334,11 +336,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._data_plan import 
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import UPLOAD
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import WAIT
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import WEB_IMPORT
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import latest_task
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import needs_local_digest
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import plan_data
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import quota_shortfall
-from ansible_collections.osimages.glance.plugins.module_utils._diskimage import INSPECTABLE_FORMATS
-from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UNINSPECTABLE_FORMATS
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import UnsafeImageError
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import format_mismatch
 from ansible_collections.osimages.glance.plugins.module_utils._diskimage import inspect_file
@@ -349,8 +350,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._errors import Too
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import WaitTimeout
+from ansible_collections.osimages.glance.plugins.module_utils._formats import INSPECTABLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._formats import UNINSPECTABLE_FORMATS
+from ansible_collections.osimages.glance.plugins.module_utils._glance_module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._images import glance_now
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import HIDDEN_ANY
 from ansible_collections.osimages.glance.plugins.module_utils._queries import owned_by
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import desired_from_params
@@ -373,7 +376,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import c
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_kind
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_size
 
@@ -572,7 +574,7 @@ class GlanceImageDataModule(GlanceModule):
             local_digest=self._local_digest(image, method),
             local_size=self._local_size(),
             local_stream=self.src_is_stream and method != "download",
-            last_task=self.api.last_import_task(raw) if image["status"] == "importing" else None,
+            last_task=latest_task(self.api.import_tasks(raw)) if image["status"] == "importing" else None,
             # Only check mode predicts Glance's answer; otherwise the request goes out and Glance decides.
             admin=self.api.is_admin() if self.check_mode and image["status"] == "deactivated" else None,
         )
@@ -737,7 +739,7 @@ class GlanceImageDataModule(GlanceModule):
 
     def _wait_for_import(self, raw, since, stores, method):
         try:
-            return self.api.wait_for_import(raw, since, stores, self.params["timeout"], "the %s upload" % method)
+            return wait_for_import(self.api, raw, since, stores, self.params["timeout"], "the %s upload" % method)
         except WaitTimeout as exc:
             raise WaitTimeout(
                 "%s. Glance does not resume an upload or import after it restarts: if it did, delete "

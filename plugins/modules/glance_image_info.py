@@ -240,8 +240,8 @@ import datetime
 
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ModuleError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
+from ansible_collections.osimages.glance.plugins.module_utils._glance_module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._images import MOST_RECENT_KEYS
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
 from ansible_collections.osimages.glance.plugins.module_utils._queries import image_query
 from ansible_collections.osimages.glance.plugins.module_utils._queries import looks_like_uuid
 from ansible_collections.osimages.glance.plugins.module_utils._reconcile import normalize

@@ -159,7 +159,7 @@ image_schema:
   type: dict
 """
 
-from ansible_collections.osimages.glance.plugins.module_utils._module import GlanceModule
+from ansible_collections.osimages.glance.plugins.module_utils._glance_module import GlanceModule
 
 
 class GlanceInfoModule(GlanceModule):

@@ -5,12 +5,12 @@ import datetime
 import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils._catalog import load_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum_file
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import url_filename
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._latest import SOURCE_CHECKSUM_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._latest import latest_entry
-from ansible_collections.osimages.glance.plugins.module_utils._latest import parse_checksum_file
 from ansible_collections.osimages.glance.plugins.module_utils._latest import resolve_latest
-from ansible_collections.osimages.glance.plugins.module_utils._latest import url_filename
 
 SHA256 = "ab" * 32
 SHA512 = "cd" * 64

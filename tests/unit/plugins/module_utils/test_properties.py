@@ -5,7 +5,7 @@ its metadata definitions loaded."""
 
 import pytest
 
-from ansible_collections.osimages.glance.plugins.module_utils import _module
+from ansible_collections.osimages.glance.plugins.module_utils import _glance_module
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._properties import check_properties
 from ansible_collections.osimages.glance.plugins.module_utils._properties import definitions_fingerprint
@@ -197,7 +197,7 @@ class CountingApi:
 
 
 def module_with(api):
-    module = object.__new__(_module.GlanceModule)
+    module = object.__new__(_glance_module.GlanceModule)
     module._api, module._definitions = api, None
     return module
 
@@ -205,12 +205,12 @@ def module_with(api):
 def test_definitions_kept_on_disk_cost_a_task_no_request_while_fresh_then_one(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     clock = [1e9]
-    monkeypatch.setattr(_module.time, "time", lambda: clock[0])
+    monkeypatch.setattr(_glance_module.time, "time", lambda: clock[0])
     first = CountingApi([LIBVIRT])
     assert module_with(first).property_definitions() == definitions_from([LIBVIRT], SCHEMA)
     assert first.calls == ["list", "OS::Compute::LibvirtImage", "schema"]
     # within DEFINITIONS_FRESH of that: no request at all, and once per task
-    clock[0] += _module.DEFINITIONS_FRESH - 1
+    clock[0] += _glance_module.DEFINITIONS_FRESH - 1
     second = CountingApi([LIBVIRT])
     module = module_with(second)
     assert module.property_definitions() == definitions_from([LIBVIRT], SCHEMA)
@@ -221,7 +221,7 @@ def test_definitions_kept_on_disk_cost_a_task_no_request_while_fresh_then_one(tm
     third = CountingApi([LIBVIRT])
     assert module_with(third).property_definitions() == definitions_from([LIBVIRT], SCHEMA)
     assert third.calls == ["list"]
-    clock[0] += _module.DEFINITIONS_FRESH - 1
+    clock[0] += _glance_module.DEFINITIONS_FRESH - 1
     assert module_with(CountingApi([LIBVIRT])).property_definitions() and third.calls == ["list"]
     # a namespace added in Glance is read, with every other one, once the list is asked again
     clock[0] += 2
@@ -229,10 +229,10 @@ def test_definitions_kept_on_disk_cost_a_task_no_request_while_fresh_then_one(tm
     assert "cpu_ratio" in module_with(fourth).property_definitions()
     assert fourth.calls == ["list", "OS::Compute::LibvirtImage", "OS::Other", "schema"]
     # a day after they were read, the schema is read again, whatever the namespaces say
-    clock[0] += _module.DEFINITIONS_MAX_AGE
+    clock[0] += _glance_module.DEFINITIONS_MAX_AGE
     fifth = CountingApi([LIBVIRT, OTHER])
     module_with(fifth).property_definitions()
     assert fifth.calls[-1] == "schema"
     assert [path.name for path in (tmp_path / "osimages.glance").iterdir()] == [
-        "property-definitions-%s.json" % _module.hashlib.sha256(b"http://glance.test:9292/v2/").hexdigest()[:16]
+        "property-definitions-%s.json" % _glance_module.hashlib.sha256(b"http://glance.test:9292/v2/").hexdigest()[:16]
     ]  # no partial file left beside it

@@ -23,7 +23,6 @@ from ansible_collections.osimages.glance.plugins.module_utils._transfer import c
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import download_to
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import hash_file
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import open_source
-from ansible_collections.osimages.glance.plugins.module_utils._transfer import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_kind
 from ansible_collections.osimages.glance.plugins.module_utils._transfer import source_size
 
@@ -33,33 +32,6 @@ DATA = os.urandom(3 * 256 * 1024 + 17)
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
     monkeypatch.setattr(_transfer, "CHUNK_SIZE", 256 * 1024)
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        (None, None),
-        ("sha256:" + "a" * 64, ("sha256", "a" * 64)),
-        ("SHA512:" + "B" * 128, ("sha512", "b" * 128)),
-        ("md5: " + "c" * 32, ("md5", "c" * 32)),
-    ],
-)
-def test_parse_checksum(value, expected):
-    assert parse_checksum(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value, words",
-    [
-        ("a" * 64, "ALGO:HEX"),
-        ("sha1:" + "a" * 40, "ALGO:HEX"),
-        ("sha256:abc", "64 hexadecimal digits"),
-        ("md5:" + "z" * 32, "32 hexadecimal digits"),
-    ],
-)
-def test_bad_checksums(value, words):
-    with pytest.raises(ValidationError, match=words):
-        parse_checksum(value)
 
 
 def test_upload_body_streams_once_and_hashes():
