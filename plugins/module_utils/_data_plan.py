@@ -14,6 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections import namedtuple
+
+from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import ValidationError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import deactivated_data
@@ -54,6 +57,59 @@ class DataPlan(object):
 
     def __repr__(self):
         return "DataPlan(%s: %s)" % (self.action, self.reason)
+
+
+class DataRequest(namedtuple("DataRequest", "method expected src_is_stream")):
+    """What a glance_image_data task asks for, once its options are checked: the method (``download`` for dest),
+    the expected checksum as (algo, hex) or None, and whether src is a stream (read once)."""
+
+
+def data_request(params, src_kind=None):
+    """The DataRequest of glance_image_data's options (``params``), or ValidationError naming the option that does
+    not fit. ``src_kind`` is what src is on disk (_transfer.source_kind: file, stream), None without src."""
+    method = _method(params)
+    expected = parse_checksum(params["checksum"])
+    src_is_stream = src_kind == "stream"
+    if method == "direct" and params["stores"] and len(params["stores"]) > 1:
+        raise ValidationError("method direct writes to one store; use glance-direct to import into several")
+    if method == "direct" and params["all_stores"]:
+        raise ValidationError("all_stores needs an import method (glance-direct, web-download or copy-image)")
+    if params["retries"] < 0:
+        raise ValidationError("retries must be 0 or more, got %d" % params["retries"])
+    if method in ("web-download", "glance-download") and expected and expected[0] not in ("sha512", "md5"):
+        raise ValidationError(
+            "with %s, checksum can only be checked as sha512 or md5, the hashes Glance computes" % method
+        )
+    if params["signing_key"] and (method not in ("direct", "glance-direct") or src_is_stream):
+        raise ValidationError(
+            "signing_key signs the data this task uploads from src, a file (it is read once to sign, and again "
+            "to send); with %s there is none" % ("a stream src" if src_is_stream else method)
+        )
+    if params["verify_signature"] and method != "download":
+        raise ValidationError("verify_signature checks a download (dest); Glance itself verifies uploads")
+    return DataRequest(method, expected, src_is_stream)
+
+
+def _method(params):
+    """The method the options ask for: ``download`` for dest, else method, or the one src or url implies."""
+    if params["dest"]:
+        if params["method"]:
+            raise ValidationError("method does not apply to a download (dest)")
+        return "download"
+    method = params["method"] or ("web-download" if params["url"] else "direct" if params["src"] else None)
+    if method is None:
+        raise ValidationError("give src to upload, url to import from the web, dest to download, or method: copy-image")
+    if method == "copy-image" and (params["src"] or params["url"]):
+        raise ValidationError("method copy-image copies data Glance already has; src and url do not apply")
+    if method in ("direct", "glance-direct") and params["url"]:
+        raise ValidationError("url goes with method web-download; %s uploads src" % method)
+    if method == "web-download" and params["src"]:
+        raise ValidationError("src goes with method direct or glance-direct, not web-download")
+    if method == "glance-download" and (params["src"] or params["url"]):
+        raise ValidationError("method glance-download takes source_region and source_image; src and url do not apply")
+    if method != "glance-download" and (params["source_region"] or params["source_image"]):
+        raise ValidationError("source_region and source_image go with method glance-download")
+    return method
 
 
 def label(image):

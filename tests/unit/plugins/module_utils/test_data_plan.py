@@ -4,6 +4,8 @@ import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils import _data_plan as dp
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import MIB
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import DataRequest
+from ansible_collections.osimages.glance.plugins.module_utils._data_plan import data_request
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import import_outcome
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import latest_task
 from ansible_collections.osimages.glance.plugins.module_utils._data_plan import needs_local_digest
@@ -262,3 +264,78 @@ def test_a_stream_is_not_compared_and_the_plan_says_so():
     plan = plan_data(image(), request("direct", local_stream=True))
     assert plan.action == dp.NOTHING and "not compared" in plan.reason
     assert "holds this data" in plan_data(image(), request("direct", local_digest="def")).reason
+
+
+def options(**values):
+    """glance_image_data's options as AnsibleModule gives them: every key, unset ones None."""
+    base = dict.fromkeys(
+        (
+            "src",
+            "url",
+            "dest",
+            "method",
+            "source_region",
+            "source_image",
+            "stores",
+            "all_stores",
+            "checksum",
+            "signing_key",
+        )
+    )
+    base.update(retries=3, verify_signature=False)
+    base.update(values)
+    return base
+
+
+SHA256 = "sha256:" + "a" * 64
+SHA512 = "sha512:" + "b" * 128
+
+
+@pytest.mark.parametrize(
+    "values, src_kind, method, expected, stream",
+    [
+        (dict(src="/d.qcow2"), "file", "direct", None, False),
+        (dict(src="/dev/stdin"), "stream", "direct", None, True),
+        (
+            dict(src="/d.qcow2", method="glance-direct", checksum=SHA256),
+            "file",
+            "glance-direct",
+            ("sha256", "a" * 64),
+            False,
+        ),
+        (dict(url="http://h/d.qcow2"), None, "web-download", None, False),
+        (dict(url="http://h/d.qcow2", checksum=SHA512), None, "web-download", ("sha512", "b" * 128), False),
+        (dict(dest="/tmp/d.qcow2", verify_signature=True), None, "download", None, False),
+        (dict(method="copy-image", all_stores=True), None, "copy-image", None, False),
+        (dict(method="glance-download", source_region="R1", source_image="x"), None, "glance-download", None, False),
+        (dict(src="/d.qcow2", signing_key="/k.pem"), "file", "direct", None, False),
+    ],
+)
+def test_data_request_takes_the_options_that_fit(values, src_kind, method, expected, stream):
+    assert data_request(options(**values), src_kind) == DataRequest(method, expected, stream)
+
+
+@pytest.mark.parametrize(
+    "values, src_kind, words",
+    [
+        ({}, None, "give src to upload, url to import from the web, dest to download"),
+        (dict(dest="/tmp/d", method="direct"), None, "method does not apply to a download"),
+        (dict(method="copy-image", src="/d"), "file", "copy-image copies data Glance already has"),
+        (dict(method="direct", url="http://h/d"), None, "url goes with method web-download; direct uploads src"),
+        (dict(method="web-download", src="/d"), "file", "src goes with method direct or glance-direct"),
+        (dict(method="glance-download", url="http://h/d"), None, "takes source_region and source_image"),
+        (dict(src="/d", source_region="R1"), "file", "source_region and source_image go with method glance-down"),
+        (dict(src="/d", stores=["a", "b"]), "file", "method direct writes to one store"),
+        (dict(src="/d", all_stores=True), "file", "all_stores needs an import method"),
+        (dict(src="/d", retries=-1), "file", "retries must be 0 or more, got -1"),
+        (dict(url="http://h/d", checksum=SHA256), None, "with web-download, checksum can only be checked as sha512"),
+        (dict(url="http://h/d", signing_key="/k"), None, "with web-download there is none"),
+        (dict(src="/dev/stdin", signing_key="/k"), "stream", "with a stream src there is none"),
+        (dict(src="/d", verify_signature=True), "file", "verify_signature checks a download"),
+        (dict(src="/d", checksum="sha1:ab"), "file", "checksum must look like ALGO:HEX"),
+    ],
+)
+def test_data_request_refuses_options_that_do_not_fit(values, src_kind, words):
+    with pytest.raises(ValidationError) as refused:
+        data_request(options(**values), src_kind)
+    assert words in refused.value.msg

@@ -1,15 +1,16 @@
-"""glance_image_data's upload retry policy: which failures of an attempt lead to another attempt, and which are
-another run's upload (Conflict, which the module rejoins). Glance itself is covered by the live fault and
-concurrency tests (test_live_faults.py, test_live_postgresql.py); this table pins down the races those tests meet
-only when the machine is slow: a retry overlapping Glance's handling of the attempt it saw cut, and two uploads
-that both found the image queued (Glance answers the loser 410, "could not be found after upload")."""
+"""glance_image_data's upload retry policy (_image_data.send_with_retries): which failures of an attempt lead
+to another attempt, and which are another run's upload (Conflict, which the module rejoins). Glance itself is
+covered by the live fault and concurrency tests (test_live_faults.py, test_live_postgresql.py); this table pins down
+the races those tests meet only when the machine is slow: a retry overlapping Glance's handling of the attempt it
+saw cut, and two uploads that both found the image queued (Glance answers the loser 410, "could not be found after
+upload")."""
 
 import pytest
 
+from ansible_collections.osimages.glance.plugins.module_utils import _image_data
 from ansible_collections.osimages.glance.plugins.module_utils._errors import Conflict
 from ansible_collections.osimages.glance.plugins.module_utils._errors import GlanceError
 from ansible_collections.osimages.glance.plugins.module_utils._errors import TransientError
-from ansible_collections.osimages.glance.plugins.modules import glance_image_data
 
 RESET = TransientError("Failed to upload data to image x: the connection to Glance failed: reset")
 BROKEN_BODY = GlanceError("Failed to upload data to image x: Glance answered HTTP 500: broken", status_code=500)
@@ -19,40 +20,37 @@ GONE = Conflict("Failed to upload data to image x: Glance answered HTTP 410: gon
 REFUSED = GlanceError("Failed to upload data to image x: Glance answered HTTP 400: bad", status_code=400)
 
 
-class FakeApi:
-    def __init__(self):
-        self.retries = []
-
-
 class FakeProgress:
     def restart(self):
         pass
 
 
-def make_module(outcomes, after_cut="queued", retries=3):
-    """A module whose attempts end as ``outcomes`` say (an exception, or None for success) and whose image is
-    ``after_cut`` after a cut attempt."""
-    module = object.__new__(glance_image_data.GlanceImageDataModule)
-    module.params = {"retries": retries}
-    module.src_is_stream = False
-    module._api = FakeApi()
-    module.attempts = 0
-    queue = list(outcomes)
+class Attempts:
+    """Attempts that end as ``outcomes`` say (an exception, or None for success), on an image that is ``after_cut``
+    after a cut attempt; ``retry_log`` gets the retries' warnings."""
 
-    def send(raw, method, progress):
-        module.attempts += 1
-        outcome = queue.pop(0)
+    def __init__(self, outcomes, after_cut="queued", retries=3):
+        self.queue = list(outcomes)
+        self.after_cut = after_cut
+        self.retries = retries
+        self.count = 0
+        self.retry_log = []
+
+    def send(self):
+        self.count += 1
+        outcome = self.queue.pop(0)
         if outcome is not None:
             raise outcome
 
-    module._send = send
-    module._after_cut_upload = lambda raw: after_cut
-    return module
+    def run(self):
+        return _image_data.send_with_retries(
+            self.send, lambda: self.after_cut, self.retries, self.retry_log, FakeProgress()
+        )
 
 
 @pytest.fixture(autouse=True)
 def no_pause(monkeypatch):
-    monkeypatch.setattr(glance_image_data, "RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(_image_data, "RETRY_PAUSE_SECONDS", 0)
 
 
 @pytest.mark.parametrize(
@@ -68,10 +66,10 @@ def no_pause(monkeypatch):
     ],
 )
 def test_an_attempt_cut_or_overlapped_goes_again(outcomes, attempts, warnings):
-    module = make_module(outcomes)
-    module._send_with_retries({"id": "x"}, "direct", FakeProgress())
-    assert module.attempts == attempts
-    assert len(module.api.retries) == warnings
+    attempt = Attempts(outcomes)
+    attempt.run()
+    assert attempt.count == attempts
+    assert len(attempt.retry_log) == warnings
 
 
 @pytest.mark.parametrize(
@@ -89,8 +87,8 @@ def test_an_attempt_cut_or_overlapped_goes_again(outcomes, attempts, warnings):
     ],
 )
 def test_other_failures_stand(outcomes, after_cut, error, attempts):
-    module = make_module(outcomes, after_cut=after_cut)
+    attempt = Attempts(outcomes, after_cut=after_cut)
     with pytest.raises(error) as raised:
-        module._send_with_retries({"id": "x"}, "direct", FakeProgress())
+        attempt.run()
     assert raised.type is error
-    assert module.attempts == attempts
+    assert attempt.count == attempts
