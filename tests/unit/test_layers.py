@@ -33,7 +33,7 @@ PURE = {
     "_signing",  # the maths; it reads the one key file it is given, and loads cryptography on first use
 }
 LOCAL_IO = {"_boot", "_diskimage", "_fetch", "_files", "_transfer"}
-CLOUD = {"_apply", "_connection", "_glance_module", "_image_data", "_images"}
+CLOUD = {"_apply", "_catalog_run", "_connection", "_glance_module", "_image_data", "_images"}
 BASE = {"_module"}
 PLANNERS = {"_catalog", "_catalog_plan", "_data_plan", "_latest", "_reconcile", "_scs"}
 CATALOG_FILES = {"_apply", "_catalog", "_catalog_plan", "_latest"}

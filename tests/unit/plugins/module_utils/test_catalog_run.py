@@ -1,7 +1,7 @@
-"""glance_catalog's transfers across regions: what each region is handed, from the plan's upload step. The
-regions' Glances are stand-ins that answer which import methods they enable; the live two-region tests cover the
-rest (tests/integration/test_live_regions.py). And which images fail together (an image with its kernel and ramdisk).
-"""
+"""glance_catalog's transfers across regions (_catalog_run): what each region is handed, from the plan's upload
+step. The regions' Glances are stand-ins that answer which import methods they enable; the live two-region tests
+cover the rest (tests/integration/test_live_regions.py). And which images fail together (an image with its kernel
+and ramdisk)."""
 
 import pytest
 
@@ -10,10 +10,10 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan impo
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import UPLOAD
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import CatalogPlan
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import Step
-from ansible_collections.osimages.glance.plugins.modules.glance_catalog import Region
-from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _fail_together
-from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _published_together
-from ansible_collections.osimages.glance.plugins.modules.glance_catalog import _transfer
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_run import Region
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_run import fail_together
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_run import published_together
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_run import transfer_for
 
 IMAGE_ID = "0c6f5a3e-8f4b-5b8e-9d7a-1e2f3a4b5c6d"
 
@@ -43,7 +43,7 @@ def regions(second_methods):
 def test_the_first_region_takes_the_bytes_and_is_not_asked_for_its_methods():
     primary, dummy_second = regions([])
     step = upload_step(artifact={"path": "/srv/debian.qcow2"}, checksum="sha256:ab")
-    transfer = _transfer(primary, step, IMAGE_ID, primary)
+    transfer = transfer_for(primary, step, IMAGE_ID, primary)
     assert (transfer["method"], transfer["src"], transfer["checksum"]) == ("direct", "/srv/debian.qcow2", "sha256:ab")
     assert transfer["key"] == "RegionOne/" + IMAGE_ID and transfer["source_region"] is None
     assert primary.api.asked == 0
@@ -52,7 +52,7 @@ def test_the_first_region_takes_the_bytes_and_is_not_asked_for_its_methods():
 def test_another_region_imports_from_the_first_with_glance_download():
     primary, second = regions(["glance-direct", "glance-download"])
     step = upload_step(artifact={"path": "/srv/debian.qcow2"}, checksum="sha256:ab")
-    transfer = _transfer(second, step, IMAGE_ID, primary)
+    transfer = transfer_for(second, step, IMAGE_ID, primary)
     assert transfer["method"] == "glance-download" and transfer["key"] == "RegionTwo/" + IMAGE_ID
     # The first region's new version is not listed yet (one host per region): its planned upload names it.
     assert (transfer["source_region"], transfer["source_image"]) == ("RegionOne", IMAGE_ID)
@@ -70,7 +70,7 @@ def test_another_region_imports_from_the_first_with_glance_download():
 )
 def test_a_region_without_glance_download_gets_the_bytes_as_well(step, method, src, url):
     primary, second = regions(["glance-direct", "web-download"])
-    transfers = [_transfer(second, step, IMAGE_ID, primary) for dummy in range(3)]
+    transfers = [transfer_for(second, step, IMAGE_ID, primary) for dummy in range(3)]
     assert [transfer["method"] for transfer in transfers] == [method] * 3
     assert transfers[0]["src"] == src and transfers[0]["source_region"] is None
     assert transfers[0]["checksum"] == step.source["checksum"]
@@ -106,11 +106,11 @@ def test_an_image_and_its_kernel_and_ramdisk_fail_together_and_others_go_on():
             )
         ]
     )
-    together = _published_together(catalog)
+    together = published_together(catalog)
     assert together["Bare kernel"] == together["Bare"] == {"Bare", "Bare kernel", "Bare ramdisk"}
     assert "Other" not in together
     failed = {"Bare ramdisk": "the transfer of version 1 failed", "Other": "down"}
-    _fail_together(failed, together)
+    fail_together(failed, together)
     assert failed == {
         "Bare ramdisk": "the transfer of version 1 failed",
         "Bare": "not published, as Bare ramdisk failed with it",
