@@ -212,3 +212,43 @@ def manifest_is_current(recorded, wanted, artifact_sha512):
     if recorded.get("artifact_sha512") != artifact_sha512:
         return False
     return all(recorded.get(key) == value for key, value in wanted.items())
+
+
+class ArtifactPlan(object):
+    """What disk_image does with a verified source (pure): ``action`` is USE_SOURCE (the source is the artifact),
+    UP_TO_DATE (dest was built from exactly these inputs) or CONVERT; ``wanted`` holds the inputs the manifest
+    records."""
+
+    def __init__(self, action, path, disk_format, wanted, recorded):
+        self.action = action
+        self.path = path
+        self.disk_format = disk_format
+        self.wanted = wanted
+        self.recorded = recorded
+
+    @property
+    def changes(self):
+        return self.action == CONVERT
+
+    def diff(self, build_date="(now)"):
+        return dict(before=self.recorded or {}, after=dict(self.wanted, build_date=build_date))
+
+
+USE_SOURCE = "use-source"
+UP_TO_DATE = "up-to-date"
+CONVERT = "convert"
+
+
+def plan_artifact(src, detected, dest, dest_format, wanted, recorded, dest_sha512, force=False):
+    """The ArtifactPlan for ``src`` (of format ``detected``) and ``dest`` (None: src is the artifact) (pure).
+
+    ``wanted`` is every input the manifest must hold (see manifest_is_current), ``recorded`` the manifest beside
+    dest and ``dest_sha512`` its digest (None when dest does not exist)."""
+    if dest is None or os.path.abspath(dest) == os.path.abspath(src):
+        if dest_format not in (None, detected):
+            raise ValidationError("converting %s to %s needs a dest" % (src, dest_format))
+        return ArtifactPlan(USE_SOURCE, src, detected, wanted, recorded)
+    disk_format = dest_format or detected
+    if not force and manifest_is_current(recorded, wanted, dest_sha512):
+        return ArtifactPlan(UP_TO_DATE, dest, disk_format, wanted, recorded)
+    return ArtifactPlan(CONVERT, dest, disk_format, wanted, recorded)

@@ -6,7 +6,7 @@
 """Upstream files over HTTP(S): the checksum files and signatures that vouch for an image, and the image itself.
 
 Upstreams publish a cloud image, often compressed (``.xz``, ``.gz``, ``.bz2``, ``.zst``), next to a checksum file
-that may be signed with OpenPGP. ``fetch_image`` turns that into one verified local file:
+that may be signed with OpenPGP. ``plan_fetch`` and ``fetch_image`` turn that into one verified local file:
 
 - the checksum comes from the playbook (``ALGO:HEX``) or from the checksum file, which names either the download
   or its decompressed content (``expected_checksum``). A signed checksum file is read only as gpg verified it;
@@ -331,38 +331,61 @@ def cached_file(path):
     return record if digests[algo] == digest else None
 
 
-def fetch_image(urls, dest, expected, decompress, retries, timeout, validate_certs, notes, check_mode=False):
-    """The verified file for ``urls`` (the upstream, then its mirrors) in the cache folder ``dest``.
+class FetchPlan(collections.namedtuple("FetchPlan", "path name compression content_name cached")):
+    """Where the verified file goes (``path``, in the cache), what to download (``name``, its ``compression``
+    suffix, and ``content_name``, the file it decompresses to), and the cache's record of the verified file it
+    already holds there (``cached``), or None: then the file must be fetched."""
+
+    @property
+    def changes(self):
+        return self.cached is None
+
+    def preview(self):
+        """The record fetch_image would return: the cached one, or what is known before the download (check mode)."""
+        if self.cached is not None:
+            return dict(self.cached, path=self.path, changed=False)
+        return dict(
+            path=self.path, changed=True, url=None, compression=self.compression[1:] or None, covers=None, size=None
+        )
+
+
+def plan_fetch(url, dest, expected, decompress):
+    """The FetchPlan for ``url`` (the upstream's name decides the file's) in the cache folder ``dest``."""
+    name, compression, content_name = download_names(url, decompress)
+    content_name = content_name or name
+    path = cache_path(dest, expected, url, content_name)
+    # Without a checksum, nothing proves that a cached file is what the URL serves now: it is fetched again.
+    record = cached_file(path) if expected.digest else None
+    cached = record if record and record.get("checksum") == expected.checksum else None
+    return FetchPlan(path, name, compression, content_name, cached)
+
+
+def fetch_image(plan, urls, expected, retries, timeout, validate_certs, notes):
+    """Carry out ``plan``: the verified file for ``urls`` (the upstream, then its mirrors) at ``plan.path``.
 
     Returns a dict: path, changed, url (the one that served, its credentials masked, or the one recorded in the
     cache), compression, covers (what the checksum matched), size, file_checksum (of the file at path). ``notes`` gets a
     line for each broken connection resumed and each URL given up. Raises ModuleError naming every URL's failure.
     """
-    name, compression, content_name = download_names(urls[0], decompress)
-    content_name = content_name or name
-    path = cache_path(dest, expected, urls[0], content_name)
-    # Without a checksum, nothing proves that a cached file is what the URL serves now: it is fetched again.
-    record = cached_file(path) if expected.digest else None
-    if record and record.get("checksum") == expected.checksum:
-        return dict(record, path=path, changed=False)
-    if check_mode:
-        return dict(path=path, changed=True, url=None, compression=compression[1:] or None, covers=None, size=None)
+    if not plan.changes:
+        return plan.preview()
     failures = []
     for url in urls:
         try:
-            record = _fetch_from(url, path, name, compression, expected, retries, timeout, validate_certs, notes)
+            record = _fetch_from(url, plan, expected, retries, timeout, validate_certs, notes)
         except ModuleError as exc:
             failures.append(exc.msg)
             notes.append("gave up: %s" % exc.msg)
             continue
-        return dict(record, path=path, changed=True)
+        return dict(record, path=plan.path, changed=True)
     raise ModuleError(
         "cannot fetch %s from any of its %d URL(s), nothing was cached: %s"
-        % (content_name, len(urls), " | ".join(failures))
+        % (plan.content_name, len(urls), " | ".join(failures))
     )
 
 
-def _fetch_from(url, path, name, compression, expected, retries, timeout, validate_certs, notes):
+def _fetch_from(url, plan, expected, retries, timeout, validate_certs, notes):
+    path, name, compression = plan.path, plan.name, plan.compression
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)

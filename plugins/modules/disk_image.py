@@ -21,6 +21,9 @@ description:
   - A manifest of every input (the source's SHA-512, the target format, the compression and O(inputs)) is kept
     next to O(dest) as C(<dest>.manifest.json). When it matches and O(dest) is unchanged, nothing is rebuilt.
   - Works on the host the task runs on; it does not talk to any cloud.
+  - In check mode nothing is written. A O(src) that does not exist yet is taken as one an earlier step of the
+    run would have made, and the artifact is predicted from the options (RV(artifact.path), RV(artifact.disk_format),
+    RV(artifact.source)), with C(changed=true).
 author:
   - osimages.glance contributors (@osimages)
 options:
@@ -228,15 +231,109 @@ class DiskImageModule(LocalModule):
     )
 
     def run(self):
-        result = self._verify()
-        if self.params["packages_from"]:
-            artifact = result["artifact"]
-            artifact["packages"], changed = self._package_manifest(artifact["path"])
+        """find (inspect src) -> plan -> (check mode stops here) -> convert -> result."""
+        params = self.params
+        if not diskimage.has_format_inspector():
+            raise ValidationError(missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
+        src = params["src"]
+        if not os.path.isfile(src):
+            if self.check_mode:  # an earlier step of a check-mode run would have made it
+                return self._predicted()
+            raise ValidationError("the disk image %s does not exist or is not a file" % src)
+        found, warnings = self._inspect(src)
+        source_sha512 = sha512_of(src)
+        plan = self._plan(src, found, source_sha512)
+        packages_plan = self._package_manifest(plan.path) if params["packages_from"] else None
+        built = None if self.check_mode else self._execute(plan, src, found, packages_plan)
+        result = self._result(plan, found, source_sha512, built)
+        result.update(detected_format=found["format"], warnings_from_check=warnings)
+        if packages_plan:
+            path, data, changed = packages_plan
+            result["artifact"]["packages"] = packages.summary(path, data)
             result["changed"] = result["changed"] or changed
         return result
 
+    def _inspect(self, src):
+        """src's real format and virtual size, refused when unsafe or not the declared format; qemu-img check."""
+        found = diskimage.inspect_file(src)
+        mismatch = diskimage.format_mismatch(src, found["format"], self.params["format"])
+        if mismatch:
+            raise diskimage.UnsafeImageError(mismatch, detected_format=found["format"])
+        warnings = diskimage.qemu_img_check(self.ansible.run_command, src, found["format"])
+        for warning in warnings:
+            self.ansible.warn(warning)
+        return found, warnings
+
+    def _plan(self, src, found, source_sha512):
+        params = self.params
+        dest = params["dest"]
+        wanted = dict(
+            source_sha512=source_sha512,
+            disk_format=params["dest_format"] or found["format"],
+            compression=params["compression"],
+            inputs=params["inputs"],
+            source=params["source"] or src,
+        )
+        apart = dest is not None and os.path.abspath(dest) != os.path.abspath(src)
+        recorded = diskimage.read_manifest(dest) if apart else None
+        dest_sha512 = sha512_of(dest) if apart and os.path.isfile(dest) else None
+        return diskimage.plan_artifact(
+            src, found["format"], dest, params["dest_format"], wanted, recorded, dest_sha512, params["force"]
+        )
+
+    def _execute(self, plan, src, found, packages_plan):
+        """Convert (and compare) into plan.path and record the manifest, then write the package manifest. Returns
+        the new artifact's (sha512, build_date), or None when nothing was converted."""
+        built = None
+        if plan.changes:
+            parent = os.path.dirname(os.path.abspath(plan.path))
+            if not os.path.isdir(parent):
+                os.makedirs(parent)
+            diskimage.convert_and_compare(
+                self.ansible.run_command, src, found["format"], plan.path, plan.disk_format, self.params["compression"]
+            )
+            built = sha512_of(plan.path), utc_now()
+            diskimage.write_manifest(plan.path, dict(plan.wanted, artifact_sha512=built[0], build_date=built[1]))
+        if packages_plan and packages_plan[2]:
+            path, data, dummy = packages_plan
+            try:
+                write_atomically(path, data, mode=0o644)
+            except (IOError, OSError) as exc:
+                raise ValidationError("cannot write the package manifest %s: %s" % (path, exc.strerror or exc))
+        return built
+
+    def _result(self, plan, found, source_sha512, built):
+        """The artifact as the plan leaves it: as built, as it stands, or (check mode) as it would be built."""
+        if plan.action == diskimage.USE_SOURCE:
+            sha512, build_date = source_sha512, self._file_date(plan.path)
+        elif plan.action == diskimage.UP_TO_DATE:
+            sha512, build_date = plan.recorded.get("artifact_sha512"), plan.recorded.get("build_date")
+        else:
+            sha512, build_date = built or (None, None)
+        artifact = self._artifact(plan.path, dict(found, format=plan.disk_format), sha512, source_sha512, build_date)
+        if plan.changes and not built:
+            artifact["size"] = None
+        result = dict(changed=plan.changes, artifact=artifact)
+        if plan.changes:
+            result["diff"] = plan.diff(build_date or "(now)")
+        return result
+
+    def _predicted(self):
+        """Check mode, with a src that an earlier step would have made: the artifact as far as the options say."""
+        params = self.params
+        path = params["dest"] or params["src"]
+        disk_format = params["dest_format"] or params["format"]
+        artifact = dict(
+            path=path,
+            disk_format=disk_format,
+            qemu_format=QEMU_FORMATS.get(disk_format),
+            container_format="bare",
+            source=params["source"] or params["src"],
+        )
+        return dict(changed=True, artifact=artifact, msg="%s does not exist yet (check mode)" % params["src"])
+
     def _package_manifest(self, artifact_path):
-        """(what the artifact says of its package manifest, whether the file changed); written whole or not at all."""
+        """(the package manifest's path, its bytes, whether the file on disk differs) from packages_from."""
         source = self.params["packages_from"]
         try:
             with open(source, "rb") as handle:
@@ -250,78 +347,7 @@ class DiskImageModule(LocalModule):
                 changed = handle.read() != data
         except (IOError, OSError):
             changed = True
-        if changed and not self.check_mode:
-            try:
-                write_atomically(path, data, mode=0o644)
-            except (IOError, OSError) as exc:
-                raise ValidationError("cannot write the package manifest %s: %s" % (path, exc.strerror or exc))
-        return packages.summary(path, data), changed
-
-    def _verify(self):
-        params = self.params
-        if not diskimage.has_format_inspector():
-            raise ValidationError(missing_required_lib(diskimage.FORMAT_INSPECTOR_REQUIREMENT))
-        src = params["src"]
-        if not os.path.isfile(src):
-            raise ValidationError("the disk image %s does not exist or is not a file" % src)
-        found = diskimage.inspect_file(src)
-        mismatch = diskimage.format_mismatch(src, found["format"], params["format"])
-        if mismatch:
-            raise diskimage.UnsafeImageError(mismatch, detected_format=found["format"])
-        warnings = diskimage.qemu_img_check(self.ansible.run_command, src, found["format"])
-        for warning in warnings:
-            self.ansible.warn(warning)
-
-        source_sha512 = sha512_of(src)
-        if params["dest"] is None or os.path.abspath(params["dest"]) == os.path.abspath(src):
-            if params["dest_format"] not in (None, found["format"]):
-                raise ValidationError("converting %s to %s needs a dest" % (src, params["dest_format"]))
-            artifact = self._artifact(src, found, source_sha512, source_sha512, self._file_date(src))
-            return dict(changed=False, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings)
-
-        dest = params["dest"]
-        dest_format = params["dest_format"] or found["format"]
-        wanted = dict(
-            source_sha512=source_sha512,
-            disk_format=dest_format,
-            compression=params["compression"],
-            inputs=params["inputs"],
-            source=params["source"] or src,
-        )
-        recorded = diskimage.read_manifest(dest)
-        dest_sha512 = sha512_of(dest) if os.path.isfile(dest) else None
-        if not params["force"] and diskimage.manifest_is_current(recorded, wanted, dest_sha512):
-            artifact = self._artifact(
-                dest, dict(found, format=dest_format), dest_sha512, source_sha512, recorded.get("build_date")
-            )
-            return dict(changed=False, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings)
-
-        diff = dict(before=recorded or {}, after=dict(wanted, build_date="(now)"))
-        if self.check_mode:
-            artifact = self._artifact(dest, dict(found, format=dest_format), None, source_sha512, None)
-            artifact["size"] = None
-            return dict(
-                changed=True,
-                artifact=artifact,
-                detected_format=found["format"],
-                warnings_from_check=warnings,
-                diff=diff,
-            )
-
-        parent = os.path.dirname(os.path.abspath(dest))
-        if not os.path.isdir(parent):
-            os.makedirs(parent)
-        diskimage.convert_and_compare(
-            self.ansible.run_command, src, found["format"], dest, dest_format, params["compression"]
-        )
-        dest_sha512 = sha512_of(dest)
-        build_date = utc_now()
-        diskimage.write_manifest(dest, dict(wanted, artifact_sha512=dest_sha512, build_date=build_date))
-        diff["after"]["build_date"] = build_date
-        artifact = self._artifact(dest, dict(found, format=dest_format), dest_sha512, source_sha512, build_date)
-        return dict(
-            changed=True, artifact=artifact, detected_format=found["format"], warnings_from_check=warnings, diff=diff
-        )
+        return path, data, changed
 
     def _artifact(self, path, found, sha512, source_sha512, build_date):
         return dict(

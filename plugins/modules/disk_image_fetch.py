@@ -237,17 +237,13 @@ class DiskImageFetchModule(LocalModule):
             gpg_key=params["gpg_key"],
             validate_certs=params["validate_certs"],
         )
-        record = fetch.fetch_image(
-            urls,
-            params["dest"],
-            expected,
-            params["decompress"],
-            params["retries"],
-            params["timeout"],
-            params["validate_certs"],
-            notes,
-            check_mode=self.check_mode,
-        )
+        plan = fetch.plan_fetch(urls[0], params["dest"], expected, params["decompress"])
+        if self.check_mode or not plan.changes:
+            record = plan.preview()
+        else:
+            record = fetch.fetch_image(
+                plan, urls, expected, params["retries"], params["timeout"], params["validate_certs"], notes
+            )
         checksum = expected.checksum
         after = dict(path=record["path"], checksum=checksum)
         return dict(

@@ -271,8 +271,14 @@ transfers:
       description: The local file (a version's C(artifact), or a C(file:) URL), or null.
       type: str
     url:
-      description: The URL to fetch the bytes from, or null.
+      description: The URL that Glance imports the bytes from (method C(web-download)), or null.
       type: str
+    fetch:
+      description:
+        - The URL to download the bytes from into a local file, which is then uploaded (a version's C(url) with
+          any other method), or null.
+      type: str
+      version_added: 0.2.0
     checksum:
       description:
         - The expected C(ALGO:HEX) of the bytes, or null. Null for C(glance-download), whose result is checked

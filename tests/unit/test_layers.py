@@ -17,6 +17,7 @@ PREFIX = "ansible_collections.osimages.glance.plugins.module_utils"
 
 # module_utils, by layer. A new file goes into one of them (the first test says so).
 PURE = {
+    "_roles",  # what the roles decide, behind the filter plugins
     "_catalog",  # a catalog's YAML, read and checked
     "_catalog_plan",
     "_checksums",

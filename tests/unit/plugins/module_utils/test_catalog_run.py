@@ -58,6 +58,7 @@ def test_another_region_imports_from_the_first_with_glance_download():
     assert (transfer["source_region"], transfer["source_image"]) == ("RegionOne", IMAGE_ID)
     # Checked against the first region's hash, not the catalog's sha256, which glance-download cannot compare.
     assert transfer["src"] is None and transfer["url"] is None and transfer["checksum"] is None
+    assert transfer["fetch"] is None
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,24 @@ def test_a_region_without_glance_download_gets_the_bytes_as_well(step, method, s
     if method == "web-download":
         assert transfers[0]["url"] == step.source["url"]
     assert second.api.asked == 1, "a region's import methods are asked once per run"
+
+
+@pytest.mark.parametrize(
+    "step, src, url, fetch",
+    [
+        (upload_step(artifact={"path": "/srv/d.qcow2"}), "/srv/d.qcow2", None, None),
+        (upload_step(url="file:/srv/d.qcow2"), "/srv/d.qcow2", None, None),
+        # The role downloads it into its cache, then uploads the file.
+        (upload_step(url="https://mirror/d.qcow2"), None, None, "https://mirror/d.qcow2"),
+        (upload_step(url="https://mirror/d.qcow2", method="glance-direct"), None, None, "https://mirror/d.qcow2"),
+        # Glance fetches it itself.
+        (upload_step(url="https://mirror/d.qcow2", method="web-download"), None, "https://mirror/d.qcow2", None),
+    ],
+)
+def test_the_first_region_is_told_where_the_bytes_come_from(step, src, url, fetch):
+    primary, dummy_second = regions([])
+    transfer = transfer_for(primary, step, IMAGE_ID, primary)
+    assert (transfer["src"], transfer["url"], transfer["fetch"]) == (src, url, fetch)
 
 
 def test_an_image_and_its_kernel_and_ramdisk_fail_together_and_others_go_on():

@@ -65,3 +65,43 @@ WANTED = dict(source_sha512="a" * 128, disk_format="qcow2", compression="zstd", 
 )
 def test_manifest_is_current(recorded, artifact_sha512, current):
     assert diskimage.manifest_is_current(recorded, WANTED, artifact_sha512) is current
+
+
+@pytest.mark.parametrize(
+    "dest, dest_format, recorded, dest_sha512, force, action, path, disk_format",
+    [
+        (None, None, None, None, False, diskimage.USE_SOURCE, "/s/a.raw", "raw"),
+        ("/s/a.raw", "raw", None, None, False, diskimage.USE_SOURCE, "/s/a.raw", "raw"),
+        ("/d/a.qcow2", "qcow2", None, None, False, diskimage.CONVERT, "/d/a.qcow2", "qcow2"),
+        ("/d/a.raw", None, None, None, False, diskimage.CONVERT, "/d/a.raw", "raw"),  # a copy, in the source's format
+        (
+            "/d/a.qcow2",
+            "qcow2",
+            dict(WANTED, artifact_sha512="b"),
+            "b",
+            False,
+            diskimage.UP_TO_DATE,
+            "/d/a.qcow2",
+            "qcow2",
+        ),
+        ("/d/a.qcow2", "qcow2", dict(WANTED, artifact_sha512="b"), "b", True, diskimage.CONVERT, "/d/a.qcow2", "qcow2"),
+        (
+            "/d/a.qcow2",
+            "qcow2",
+            dict(WANTED, artifact_sha512="b"),
+            "c",
+            False,
+            diskimage.CONVERT,
+            "/d/a.qcow2",
+            "qcow2",
+        ),
+    ],
+)
+def test_plan_artifact(dest, dest_format, recorded, dest_sha512, force, action, path, disk_format):
+    plan = diskimage.plan_artifact("/s/a.raw", "raw", dest, dest_format, WANTED, recorded, dest_sha512, force)
+    assert (plan.action, plan.path, plan.disk_format, plan.changes) == (action, path, disk_format, action == "convert")
+
+
+def test_plan_artifact_refuses_a_conversion_without_dest():
+    with pytest.raises(ValidationError, match="converting /s/a.raw to qcow2 needs a dest"):
+        diskimage.plan_artifact("/s/a.raw", "raw", None, "qcow2", WANTED, None, None)

@@ -112,7 +112,8 @@ def fetch_with(upstream, tmp_path, urls, checksum=None, checksum_path=None, deco
         **gpg,
     )
     notes = []
-    record = fetch.fetch_image(urls, str(tmp_path / "cache"), expected, decompress, 2, 10, True, notes, check_mode)
+    plan = fetch.plan_fetch(urls[0], str(tmp_path / "cache"), expected, decompress)
+    record = plan.preview() if check_mode else fetch.fetch_image(plan, urls, expected, 2, 10, True, notes)
     return dict(record, signed_by=signed_by), notes
 
 
