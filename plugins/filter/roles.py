@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.osimages.glance.plugins.module_utils._roles import build_commands
+from ansible_collections.osimages.glance.plugins.module_utils._roles import connection_overrides
 from ansible_collections.osimages.glance.plugins.module_utils._roles import publish_entry
 from ansible_collections.osimages.glance.plugins.module_utils._roles import transfer_errors
 from ansible_collections.osimages.glance.plugins.module_utils._roles import transfer_paths
@@ -18,6 +19,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "build_commands": build_commands,
+            "connection_overrides": connection_overrides,
             "publish_entry": publish_entry,
             "transfer_errors": transfer_errors,
             "transfer_paths": transfer_paths,

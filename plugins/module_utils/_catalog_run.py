@@ -283,7 +283,11 @@ class CatalogRun(object):
             if step.action == UPLOAD:
                 image_id = created.get(step.image_id, step.image_id)
                 may_import = not self.params["signing_certificate"]
-                transfers.append(transfer_for(region, step, image_id, primary, may_import))
+                transfer = transfer_for(region, step, image_id, primary, may_import)
+                # Without regions, the transfer goes where this call went: its region_name, which may come from
+                # module_defaults that an omitted region_name in the role's transfer task would hide.
+                transfer["region"] = transfer["region"] or self.params["region_name"]
+                transfers.append(transfer)
                 continue
             if waiting and step.action != CREATE:
                 continue  # promotion and retirement wait until the new version holds its bytes

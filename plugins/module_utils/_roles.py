@@ -131,3 +131,19 @@ def transfer_paths(results):
         if transfer is not None and not result.get("failed") and not result.get("skipped") and result.get("path"):
             paths[transfer["key"]] = result["path"]
     return paths
+
+
+# The connection options a role may override (each also in the modules' connection_spec).
+ROLE_CONNECTION_OPTIONS = ("cloud", "region_name", "interface", "ca_cert")
+
+
+def connection_overrides(options):
+    """The connection options a role was given (``options``: option name to the role variable's value), without the
+    unset ones (None or empty): the role sets these as module_defaults of its modules, over the play's own.
+
+    Only what was given: a key with an empty or omitted value would hide the play's module_defaults for the group
+    (ansible-core drops an omitted argument together with its default)."""
+    unknown = sorted(set(options) - set(ROLE_CONNECTION_OPTIONS))
+    if unknown:
+        raise ValueError("not a connection option a role overrides: %s" % ", ".join(unknown))
+    return dict((key, value) for key, value in options.items() if value not in (None, ""))

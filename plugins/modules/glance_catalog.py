@@ -259,7 +259,7 @@ transfers:
           with O(regions).
       type: str
     region:
-      description: The region to transfer into (with O(regions)), or null.
+      description: The region to transfer into (with O(regions), one of them, else this task's O(region_name)), or null.
       type: str
     source_region:
       description: For C(glance-download), the region to import from (the first of O(regions)).

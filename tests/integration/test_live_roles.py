@@ -280,6 +280,34 @@ def test_publish_rotates_versions(artifact, run_playbook, prefix, sdk):
     assert versions(conn, name) == found
 
 
+@pytest.mark.parametrize(
+    "play_cloud, role_cloud",
+    [
+        ("demo", None),  # the play's module_defaults, with OS_CLOUD naming another cloud
+        ("alt", "demo"),  # the role's variable overrides the play's cloud, and only that
+    ],
+)
+def test_publish_lands_where_the_play_and_the_role_say(artifact, run_playbook, prefix, sdk, play_cloud, role_cloud):
+    """A play's module_defaults for the group reach every module the roles call (image_publish, then
+    catalog_publish's glance_catalog and glance_image_data); a role variable overrides only its own option."""
+    name = prefix + "lands-" + play_cloud
+    variables = dict(
+        play_cloud=play_cloud,
+        play_interface="public",
+        image_publish_name=name,
+        image_publish_version="1",
+        image_publish_artifact=artifact,
+    )
+    if role_cloud:
+        variables["image_publish_cloud"] = role_cloud
+    result = run_playbook("publish.yml", variables, env=dict(run_playbook.env, OS_CLOUD="alt"))
+    assert result.rc == 0, result.output
+    demo = sdk("demo")
+    published = versions(demo, name)["1"]
+    assert published["owner"] == demo.current_project_id and published["status"] == "active"
+    assert series_images(sdk("alt"), name) == []
+
+
 def test_publish_check_mode_changes_nothing(artifact, run_playbook, prefix, sdk):
     name = prefix + "series"
     assert publish(run_playbook, name, "1", artifact).rc == 0

@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.osimages.glance.plugins.module_utils._roles import build_commands
+from ansible_collections.osimages.glance.plugins.module_utils._roles import connection_overrides
 from ansible_collections.osimages.glance.plugins.module_utils._roles import publish_entry
 from ansible_collections.osimages.glance.plugins.module_utils._roles import publish_version
 from ansible_collections.osimages.glance.plugins.module_utils._roles import transfer_errors
@@ -178,3 +179,20 @@ def test_transfer_paths():
         {"skipped": True, "__t": {"key": "RegionOne/c"}, "ansible_loop_var": "__t"},
     ]
     assert transfer_paths(results) == {"RegionOne/a": "/cache/a.qcow2"}
+
+
+@pytest.mark.parametrize(
+    "given, overrides",
+    [
+        ({"cloud": "", "region_name": None, "interface": "", "ca_cert": ""}, {}),
+        ({"cloud": "prod", "interface": "internal"}, {"cloud": "prod", "interface": "internal"}),
+        ({"cloud": {"auth": {"auth_url": "http://k"}}}, {"cloud": {"auth": {"auth_url": "http://k"}}}),
+    ],
+)
+def test_connection_overrides_keep_only_what_the_role_was_given(given, overrides):
+    assert connection_overrides(given) == overrides
+
+
+def test_connection_overrides_know_only_connection_options():
+    with pytest.raises(ValueError, match="not a connection option a role overrides: password"):
+        connection_overrides({"cloud": "x", "password": "y"})
