@@ -151,14 +151,6 @@ class ImageDataTask(object):
             self._verify_local_signature(raw)  # dest already holds Glance's bytes: they must carry the signature
         return raw, plan
 
-    def preview(self, plan, raw):
-        """The result check mode reports, and the result when there is nothing to do."""
-        return self._preview(plan, raw, self.method)
-
-    def execute(self, plan, raw):
-        """Carry out ``plan`` on ``raw``; the result."""
-        return self._execute(plan, raw, self.method)
-
     def _check_method_and_stores(self, method):
         """Before any byte moves: the method is enabled here and the stores exist."""
         if method != "direct":
@@ -238,8 +230,9 @@ class ImageDataTask(object):
 
     # -- check mode and unchanged -------------------------------------------------
 
-    def _preview(self, plan, raw, method):
+    def preview(self, plan, raw):
         """The result check mode reports, and the result when there is nothing to do."""
+        method = self.method
         src = self.params["src"]
         if self.src_is_stream and (self.check_mode or plan.action == NOTHING):
             self.warn(
@@ -274,7 +267,9 @@ class ImageDataTask(object):
 
     # -- execute ------------------------------------------------------------------
 
-    def _execute(self, plan, raw, method):
+    def execute(self, plan, raw):
+        """Carry out ``plan`` on ``raw``; the result."""
+        method = self.method
         if plan.action == DOWNLOAD:
             return self._download(raw)
         since = glance_now()
