@@ -625,12 +625,12 @@ def bootstrap_keystone(pw):
     run(manage, *conf, "db_sync")
     run(manage, *conf, "fernet_setup", *owner)
     run(manage, *conf, "credential_setup", *owner)
+    # The password goes by keystone-manage's environment variable: as an argument, one that token_urlsafe started
+    # with "-" was read as an option (1 run in 64 failed), and a failure printed it with the command line.
     run(
         manage,
         *conf,
         "bootstrap",
-        "--bootstrap-password",
-        pw["admin"],
         "--bootstrap-admin-url",
         KEYSTONE_URL,
         "--bootstrap-internal-url",
@@ -639,6 +639,7 @@ def bootstrap_keystone(pw):
         KEYSTONE_URL,
         "--bootstrap-region-id",
         REGION,
+        env={"OS_BOOTSTRAP_PASSWORD": pw["admin"]},
     )
     marker.touch()
 
