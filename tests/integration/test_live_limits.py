@@ -249,10 +249,10 @@ def test_glance_restarted_during_an_import(limited, limits_cloud, run_module):
     image_id = new_image(conn, "import-restart-%s" % uuid.uuid4().hex[:6])
     with http_server(HeldData) as base, ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            # 40 s: longer than Glance takes to stop and start again (about 7 s on an idle machine; this stage runs
-            # beside molecule), and the wait costs no CPU.
+            # 90 s: longer than Glance takes to stop and start again (about 7 s on an idle machine; this stage runs
+            # beside molecule and the integration workers, and 40 s once fell short), and the wait costs no CPU.
             running = pool.submit(
-                run_module, "glance_image_data", {"image": image_id, "url": base + "/disk.raw", "timeout": 40}, env=env
+                run_module, "glance_image_data", {"image": image_id, "url": base + "/disk.raw", "timeout": 90}, env=env
             )
             assert until_mib_moved(lambda: HeldData.sent, running, 60), "the import did not start"
             stop_glance(limits_cloud)
