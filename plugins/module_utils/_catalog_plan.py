@@ -66,6 +66,11 @@ NOTHING = "nothing"
 # Phases: every transfer first (they may run in parallel), then per image the metadata in this order.
 TRANSFER, LEAVE_NAME, SETTLE, TAKE_NAME, RETIRE = range(5)
 NO_DATA_STATUSES = ("queued", "uploading", "saving", "importing")
+# Glance deletes an image in two transactions (glance/db/__init__.py, ImageRepo.remove): it sets the status
+# "deleted" and purges the properties, then marks the row deleted. A listing in between (another host rolling
+# back, say) sees the image with its tags and without its properties: it is gone, not a managed image that lost
+# its series.
+GONE_STATUSES = ("deleted", "pending_delete")
 # The attributes that link an image to its companions' images.
 LINK_FIELDS = tuple(field for dummy, dummy, field in COMPANIONS)
 DEAD_STATUSES = ("killed", "deleted", "pending_delete")
@@ -214,6 +219,11 @@ def _summary(image):
     summary = dict((field, image[field]) for field in _SUMMARY_FIELDS)
     summary.update(id=image["id"], status=image["status"])
     return summary
+
+
+def present(raws):
+    """The images of a listing that Glance is not deleting (see GONE_STATUSES)."""
+    return [raw for raw in raws if raw.get("status") not in GONE_STATUSES]
 
 
 def series_of(image):

@@ -28,6 +28,7 @@ from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan impo
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import VERSION_PROPERTY
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import is_managed
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import plan_catalog
+from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import present
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import series_of
 from ansible_collections.osimages.glance.plugins.module_utils._catalog_plan import visible_names
 from ansible_collections.osimages.glance.plugins.module_utils._checksums import parse_checksum_file
@@ -191,7 +192,7 @@ class CatalogRun(object):
         images = {}
         try:
             for query in queries:
-                for raw in region.api.iter_images(query):
+                for raw in present(region.api.iter_images(query)):
                     images.setdefault(raw["id"], raw)
             return dict((image_id, self._normalize(region.api, raw)) for image_id, raw in images.items())
         except GlanceError as exc:

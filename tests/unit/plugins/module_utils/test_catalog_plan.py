@@ -550,3 +550,20 @@ def test_a_signed_catalog_refuses_versions_not_signed_with_its_certificate():
 def test_a_signed_catalog_cannot_let_glance_fetch_the_bytes():
     with pytest.raises(CatalogPlanError, match="method web-download lets Glance fetch the bytes"):
         plan([entry(method="web-download")], [], signing_certificate=CERT)
+
+
+@pytest.mark.parametrize(
+    "status, kept",
+    [
+        ("active", True),
+        ("queued", True),
+        ("deactivated", True),
+        ("killed", True),
+        ("deleted", False),
+        ("pending_delete", False),
+    ],
+)
+def test_an_image_glance_is_deleting_is_not_planned_with(status, kept):
+    """Between Glance's two delete transactions an image is listed with its tags and without its properties."""
+    raw = {"id": "x", "status": status, "tags": ["managed_by_osimages"]}
+    assert cp.present([raw]) == ([raw] if kept else [])
