@@ -562,6 +562,23 @@ def test_image_build_passes_its_accelerator_on(tmp_path, run_playbook):
     assert runs.read_text().split() == ["kvm"]  # asked for KVM: no probe, no second boot
 
 
+def test_disk_image_predicts_in_check_mode_the_artifact_of_a_source_an_earlier_step_would_make(run_module, tmp_path):
+    """image_build's check mode takes its artifact from here: a rootfs, DIB or url build made no source file yet."""
+    missing, real = run_module.many(
+        "disk_image",
+        [
+            {"src": str(tmp_path / "not-built.raw"), "dest": str(tmp_path / "a.qcow2"), "dest_format": "qcow2"},
+            {"src": str(tmp_path / "not-built.raw"), "_check": False},
+        ],
+        cloud=None,
+        check=True,
+    )
+    assert not missing["failed"] and missing["changed"], missing
+    assert missing["artifact"]["path"] == str(tmp_path / "a.qcow2") and missing["artifact"]["disk_format"] == "qcow2"
+    assert not (tmp_path / "a.qcow2").exists()
+    assert real["failed"] and "does not exist" in real["msg"]
+
+
 def test_dib_vm_fails_fast_without_device_mapper(run_playbook, tmp_path):
     """These machines' kernels have no device-mapper (kpartx and dmsetup come with libguestfs all the same): a DIB
     vm build must stop in preflight with the reason."""
